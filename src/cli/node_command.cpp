@@ -1,0 +1,135 @@
+// `peerlab node`: runs a node in the foreground until SIGINT or SIGTERM.
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.hpp"
+#include "http/api.hpp"
+#include "http/server.hpp"
+#include "peer/data_dir.hpp"
+#include "peer/log.hpp"
+#include "peer/node.hpp"
+
+namespace peerlab::cli {
+
+namespace {
+
+struct node_options {
+  std::string dir;
+  std::string listen = "127.0.0.1:7070";
+  std::string http = "127.0.0.1:8080";
+  std::vector<std::string> peers;
+  std::string name;
+  std::string log_level = "info";
+};
+
+// Checks an IP:PORT option while CLI11 parses, so mistakes read clearly.
+std::string check_endpoint(const std::string& text) {
+  const auto parsed = protocol::parse_endpoint(text);
+  return parsed ? "" : "'" + text + "' is not IP:PORT (" + parsed.error_message() + ")";
+}
+
+// Each peer connection needs a file descriptor; use what the system allows.
+void raise_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int fail(const std::string& sentence) {
+  std::fprintf(stderr, "peerlab: %s\n", sentence.c_str());
+  return 1;
+}
+
+int run_node(const node_options& options) {
+  peer::log_level level{};
+  peer::parse_log_level(options.log_level, level);
+  peer::set_log_level(level);
+  raise_file_limit();
+
+  const auto dir = peer::resolve_data_dir(options.dir);
+  auto lock = peer::data_dir_lock::acquire(dir);
+  if (!lock) return fail(lock.error_message());
+  auto id = peer::load_or_create_node_id(dir);
+  if (!id) return fail(id.error_message());
+
+  peer::node_settings settings;
+  settings.data_dir = dir;
+  settings.listen = *protocol::parse_endpoint(options.listen);
+  for (const auto& p : options.peers)
+    settings.bootstrap_peers.push_back(*protocol::parse_endpoint(p));
+  settings.name =
+      options.name.empty() ? std::filesystem::absolute(dir).filename().string() : options.name;
+  if (settings.name.size() > protocol::max_name_bytes)
+    settings.name.resize(protocol::max_name_bytes);
+
+  asio::io_context io(1);  // one thread runs the whole network side
+  peer::node node(io, settings, *id);
+  if (auto started = node.start(); !started) return fail(started.error_message());
+
+  http::api_context context{node, {}};
+  http::server web(io, {},
+                   [&context](const http::request& r) { return http::handle_api(context, r); });
+  if (auto started = web.start(*protocol::parse_endpoint(options.http)); !started) {
+    node.stop();
+    return fail(started.error_message());
+  }
+  context.http = web.local_endpoint();
+
+  const peer::node_info info{protocol::to_hex(*id),
+                             settings.name,
+                             protocol::to_string(node.listen_endpoint()),
+                             protocol::to_string(web.local_endpoint()),
+                             peer::random_hex(16),
+                             static_cast<long>(::getpid())};
+  if (auto written = peer::write_node_info(dir, info); !written) {
+    node.stop();
+    web.stop();
+    return fail(written.error_message());
+  }
+  peer::log_line(peer::log_level::info) << "dashboard and API on " << info.api_url();
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code ec, int signal) {
+    if (ec) return;
+    peer::log_line(peer::log_level::info) << "signal " << signal << ": shutting down";
+    node.stop();
+    web.stop();
+  });
+  io.run();
+
+  std::error_code ignored;
+  std::filesystem::remove(peer::node_info_path(dir), ignored);
+  peer::log_line(peer::log_level::info) << "stopped";
+  return 0;
+}
+
+}  // namespace
+
+void add_node_command(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<node_options>();
+  auto* cmd = app.add_subcommand("node", "Run a node in the foreground until Ctrl-C");
+  cmd->add_option("--dir", options->dir, "Data directory (default: $PEERLAB_DIR or ~/.peerlab)");
+  cmd->add_option("--listen", options->listen, "Where to accept peers, IP:PORT (0 = any port)")
+      ->check(check_endpoint)
+      ->capture_default_str();
+  cmd->add_option("--http", options->http, "Where to serve the dashboard and API, IP:PORT")
+      ->check(check_endpoint)
+      ->capture_default_str();
+  cmd->add_option("--peer", options->peers, "A peer to dial at start, IP:PORT (repeatable)")
+      ->check(check_endpoint);
+  cmd->add_option("--name", options->name, "A readable name (default: the directory's name)");
+  cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  cmd->callback([options, &exit_code] { exit_code = run_node(*options); });
+}
+
+}  // namespace peerlab::cli

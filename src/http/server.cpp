@@ -1,0 +1,141 @@
+#include "http/server.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "peer/asio_endpoint.hpp"
+#include "peer/log.hpp"
+
+namespace peerlab::http {
+
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using clock = std::chrono::steady_clock;
+
+server::server(asio::io_context& io, server_settings settings, handler handle)
+    : io_(io), settings_(settings), handle_(std::move(handle)), acceptor_(io) {}
+
+protocol::result<std::monostate> server::start(const protocol::endpoint& listen) {
+  const auto endpoint = peer::to_asio(listen);
+  std::error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.close(ec);
+    return protocol::error{"cannot serve HTTP on " + protocol::to_string(listen) + ": " +
+                           ec.message()};
+  }
+  local_ = peer::from_asio(acceptor_.local_endpoint(ec));
+  running_ = true;
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return std::monostate{};
+}
+
+void server::stop() {
+  running_ = false;
+  std::error_code ignored;
+  acceptor_.close(ignored);
+  for (const auto& client : clients_)
+    client->close(ignored);
+}
+
+asio::awaitable<void> server::accept_loop() {
+  while (running_) {
+    std::error_code ec;
+    auto socket = std::make_shared<tcp::socket>(
+        co_await acceptor_.async_accept(redirect_error(use_awaitable, ec)));
+    if (!running_) break;
+    if (ec) {
+      peer::log_line(peer::log_level::warn) << "http accept failed: " << ec.message();
+      asio::steady_timer pause(io_, 100ms);
+      co_await pause.async_wait(redirect_error(use_awaitable, ec));
+      continue;
+    }
+    if (clients_.size() >= settings_.max_connections) {
+      // Best effort, never blocking the loop: a short 503 and goodbye.
+      const auto busy = serialize(error_response(503, "too many connections"), false, false);
+      socket->non_blocking(true, ec);
+      socket->write_some(asio::buffer(busy), ec);
+      socket->close(ec);
+      continue;
+    }
+    clients_.insert(socket);
+    asio::co_spawn(io_, serve(socket), asio::detached);
+  }
+}
+
+asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
+  asio::steady_timer timer(io_);
+  request_parser parser(settings_.limits);
+  std::string pending;  // bytes read but not yet parsed (pipelined requests)
+  std::array<char, 16 * 1024> buffer;
+  bool open = true;
+
+  // Writes a whole response, giving up when the client stops reading.
+  auto write = [&](std::string bytes) -> asio::awaitable<bool> {
+    std::error_code ec;
+    timer.expires_after(settings_.write_timeout);
+    const auto done = co_await (
+        asio::async_write(*socket, asio::buffer(bytes), redirect_error(use_awaitable, ec)) ||
+        timer.async_wait(use_awaitable));
+    co_return done.index() == 0 && !ec;
+  };
+
+  while (open && running_) {
+    // Read until one request is complete: the idle timeout applies before its
+    // first byte, the request timeout after it (slow senders are cut off).
+    bool started = !pending.empty();
+    auto deadline = clock::now() + (started ? settings_.request_timeout : settings_.idle_timeout);
+    while (parser.current() == request_parser::state::need_more) {
+      if (pending.empty()) {
+        std::error_code ec;
+        timer.expires_at(deadline);
+        const auto done = co_await (
+            socket->async_read_some(asio::buffer(buffer), redirect_error(use_awaitable, ec)) ||
+            timer.async_wait(use_awaitable));
+        if (done.index() == 1) {
+          if (started)
+            co_await write(serialize(error_response(408, "request timeout"), false, false));
+          open = false;
+          break;
+        }
+        if (ec) {
+          open = false;
+          break;
+        }
+        pending.append(buffer.data(), std::get<0>(done));
+        if (!started) {
+          started = true;
+          deadline = clock::now() + settings_.request_timeout;
+        }
+      }
+      pending.erase(0, parser.feed(pending));
+    }
+    if (!open) break;
+
+    if (parser.current() == request_parser::state::error) {
+      co_await write(
+          serialize(error_response(parser.error_status(), parser.error_reason()), false, false));
+      break;
+    }
+    const request req = parser.take();
+    const response resp = handle_(req);
+    const bool keep_alive = req.keep_alive() && running_;
+    if (!co_await write(serialize(resp, keep_alive, req.method == "HEAD")) || !keep_alive) break;
+  }
+  std::error_code ignored;
+  socket->shutdown(tcp::socket::shutdown_both, ignored);
+  socket->close(ignored);
+  clients_.erase(socket);
+}
+
+}  // namespace peerlab::http

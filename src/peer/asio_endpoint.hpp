@@ -1,0 +1,40 @@
+#pragma once
+// Converts between asio's socket addresses and the protocol's plain endpoint.
+
+#include <asio/ip/tcp.hpp>
+
+#include "protocol/endpoint.hpp"
+
+namespace peerlab::peer {
+
+inline protocol::endpoint from_asio(const asio::ip::tcp::endpoint& e) {
+  protocol::endpoint out;
+  out.port = e.port();
+  auto address = e.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  if (address.is_v4()) {
+    out.family = protocol::ip_family::v4;
+    const auto bytes = address.to_v4().to_bytes();
+    std::copy(bytes.begin(), bytes.end(), out.ip.begin());
+  } else {
+    out.family = protocol::ip_family::v6;
+    const auto bytes = address.to_v6().to_bytes();
+    std::copy(bytes.begin(), bytes.end(), out.ip.begin());
+  }
+  return out;
+}
+
+inline asio::ip::tcp::endpoint to_asio(const protocol::endpoint& e) {
+  if (e.family == protocol::ip_family::v4) {
+    asio::ip::address_v4::bytes_type bytes;
+    std::copy_n(e.ip.begin(), bytes.size(), bytes.begin());
+    return {asio::ip::address_v4(bytes), e.port};
+  }
+  asio::ip::address_v6::bytes_type bytes;
+  std::copy_n(e.ip.begin(), bytes.size(), bytes.begin());
+  return {asio::ip::address_v6(bytes), e.port};
+}
+
+}  // namespace peerlab::peer

@@ -1,0 +1,165 @@
+#include "peer/connection.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+#include "peer/asio_endpoint.hpp"
+#include "peer/log.hpp"
+
+namespace peerlab::peer {
+
+using asio::redirect_error;
+using asio::use_awaitable;
+
+const char* to_string(direction d) {
+  return d == direction::inbound ? "inbound" : "outbound";
+}
+
+connection::connection(asio::ip::tcp::socket socket, direction dir,
+                       const connection_settings& settings)
+    : socket_(std::move(socket)),
+      direction_(dir),
+      settings_(settings),
+      read_buffer_(settings.read_buffer_bytes),
+      write_signal_(socket_.get_executor()),
+      watchdog_timer_(socket_.get_executor()),
+      connected_at_(clock::now()) {
+  std::error_code ec;
+  local_ = from_asio(socket_.local_endpoint(ec));
+  remote_ = from_asio(socket_.remote_endpoint(ec));
+  advertised_ = remote_;
+  read_deadline_ = connected_at_ + settings_.handshake_timeout;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+std::string connection::four_tuple() const {
+  // Arrow points from the side that dialed to the side that accepted.
+  const char* arrow = direction_ == direction::outbound ? " -> " : " <- ";
+  return protocol::to_string(local_) + arrow + protocol::to_string(remote_);
+}
+
+void connection::start() {
+  auto self = shared_from_this();
+  asio::co_spawn(
+      socket_.get_executor(), [self] { return self->write_loop(); }, asio::detached);
+  asio::co_spawn(
+      socket_.get_executor(), [self] { return self->watchdog(); }, asio::detached);
+}
+
+void connection::mark_established(const protocol::hello& peer_hello,
+                                  const protocol::endpoint& advertised) {
+  peer_hello_ = peer_hello;
+  advertised_ = advertised;
+  read_deadline_ = clock::now() + settings_.idle_timeout;
+  write_signal_.cancel();  // the writer now waits with the keepalive interval
+}
+
+asio::awaitable<protocol::result<protocol::message>> connection::receive() {
+  while (open_) {
+    auto frame = decoder_.next();
+    if (!frame) {
+      close("bad frame: " + frame.error_message());
+      break;
+    }
+    if (*frame) {
+      auto m = protocol::decode(**frame);
+      if (!m) {
+        close("bad message: " + m.error_message());
+        break;
+      }
+      co_return m;
+    }
+    std::error_code ec;
+    const std::size_t n = co_await socket_.async_read_some(asio::buffer(read_buffer_),
+                                                           redirect_error(use_awaitable, ec));
+    if (ec) {
+      close(ec == asio::error::eof ? "closed by peer" : ec.message());
+      break;
+    }
+    bytes_received_ += n;
+    decoder_.feed({read_buffer_.data(), n});
+    if (peer_hello_) read_deadline_ = clock::now() + settings_.idle_timeout;
+  }
+  co_return protocol::error{"connection closed"};
+}
+
+void connection::send(const protocol::message& m) {
+  if (!open_) return;
+  auto frame = protocol::encode_frame(protocol::encode(m));
+  queued_bytes_ += frame.size();
+  write_queue_.push_back(std::move(frame));
+  if (queued_bytes_ > settings_.max_queued_bytes) {
+    close("peer is not reading (" + std::to_string(queued_bytes_) + " bytes queued)");
+    return;
+  }
+  write_signal_.cancel();
+}
+
+asio::awaitable<void> connection::write_loop() {
+  auto self = shared_from_this();  // keeps the connection alive while writing
+  while (open_) {
+    if (write_queue_.empty()) {
+      // Sleep until send() signals or it is time for a keepalive.
+      write_signal_.expires_after(peer_hello_ ? settings_.keepalive_interval
+                                              : settings_.handshake_timeout);
+      std::error_code ec;
+      co_await write_signal_.async_wait(redirect_error(use_awaitable, ec));
+      if (!ec && open_ && write_queue_.empty() && peer_hello_) send(protocol::keepalive{});
+      continue;
+    }
+    // Gather everything queued into one write: fewer syscalls for small frames.
+    std::vector<asio::const_buffer> buffers;
+    for (const auto& frame : write_queue_)
+      buffers.push_back(asio::buffer(frame));
+    const std::size_t frames = buffers.size();
+    writing_ = true;
+    write_deadline_ = clock::now() + settings_.write_timeout;
+    std::error_code ec;
+    const std::size_t n =
+        co_await asio::async_write(socket_, buffers, redirect_error(use_awaitable, ec));
+    writing_ = false;
+    if (ec) {
+      close(ec.message());
+      break;
+    }
+    bytes_sent_ += n;
+    queued_bytes_ -= n;
+    write_queue_.erase(write_queue_.begin(),
+                       write_queue_.begin() + static_cast<std::ptrdiff_t>(frames));
+  }
+}
+
+asio::awaitable<void> connection::watchdog() {
+  auto self = shared_from_this();
+  while (open_) {
+    // Wake at the read deadline, and at least every second so that a write
+    // started after this wait began is still checked against its deadline.
+    watchdog_timer_.expires_at(std::min(read_deadline_, clock::now() + std::chrono::seconds(1)));
+    std::error_code ec;
+    co_await watchdog_timer_.async_wait(redirect_error(use_awaitable, ec));
+    if (!open_) break;
+    const auto now = clock::now();
+    if (read_deadline_ <= now) {
+      close(peer_hello_ ? "idle timeout" : "handshake timeout");
+    } else if (writing_ && write_deadline_ <= now) {
+      close("write timeout");
+    }
+  }
+}
+
+void connection::close(const std::string& reason) {
+  if (!open_) return;
+  open_ = false;
+  log_line(log_level::info) << "closed " << four_tuple() << ": " << reason;
+  std::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  write_signal_.cancel();
+  watchdog_timer_.cancel();
+  // The queue is left to the writer: an aborted write may still refer to it.
+}
+
+}  // namespace peerlab::peer

@@ -1,0 +1,95 @@
+#pragma once
+// One TCP connection to another peer: it moves frames between the socket and
+// the node. Reads go through the frame decoder; writes go through a queue with
+// one outstanding write (as in asio's chat example); a watchdog enforces the
+// handshake, idle and write deadlines so no peer can hold us forever.
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "peer/settings.hpp"
+#include "protocol/endpoint.hpp"
+#include "protocol/frame.hpp"
+#include "protocol/messages.hpp"
+
+namespace peerlab::peer {
+
+// inbound: accepted on our passive (listening) socket; outbound: we dialed it.
+enum class direction { inbound, outbound };
+const char* to_string(direction d);
+
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  connection(asio::ip::tcp::socket socket, direction dir, const connection_settings& settings);
+
+  // Starts the writer and the watchdog; the handshake deadline runs from here.
+  void start();
+
+  // The next message, or an error once the connection is closed, times out or
+  // receives bytes that are not a valid message (the connection is then closed).
+  asio::awaitable<protocol::result<protocol::message>> receive();
+
+  // Queues a message. Closes the connection if the peer lets too much pile up.
+  void send(const protocol::message& m);
+
+  // Closes the socket; the first reason given is logged with the 4-tuple.
+  void close(const std::string& reason);
+  bool is_open() const { return open_; }
+
+  // An outbound connection's peer listens where we dialed it.
+  void mark_dialed(const protocol::endpoint& target) { advertised_ = target; }
+  // After a valid hello: from now on the idle timeout and keepalives apply.
+  void mark_established(const protocol::hello& peer_hello, const protocol::endpoint& advertised);
+
+  direction dir() const { return direction_; }
+  const protocol::endpoint& local() const { return local_; }
+  const protocol::endpoint& remote() const { return remote_; }
+  // "local <-> remote" as shown in every log line.
+  std::string four_tuple() const;
+  const std::optional<protocol::hello>& peer_hello() const { return peer_hello_; }
+  // Where the peer accepts connections: its IP + the port from its hello.
+  const protocol::endpoint& advertised() const { return advertised_; }
+  std::uint64_t bytes_sent() const { return bytes_sent_; }
+  std::uint64_t bytes_received() const { return bytes_received_; }
+  clock::time_point connected_at() const { return connected_at_; }
+
+ private:
+  asio::awaitable<void> write_loop();
+  asio::awaitable<void> watchdog();
+
+  asio::ip::tcp::socket socket_;
+  direction direction_;
+  connection_settings settings_;
+  protocol::endpoint local_;
+  protocol::endpoint remote_;
+  protocol::endpoint advertised_;
+  std::optional<protocol::hello> peer_hello_;
+
+  protocol::frame_decoder decoder_;
+  std::vector<std::uint8_t> read_buffer_;
+
+  std::deque<std::vector<std::uint8_t>> write_queue_;
+  std::size_t queued_bytes_ = 0;
+  asio::steady_timer write_signal_;  // wakes the writer when the queue fills
+  asio::steady_timer watchdog_timer_;
+
+  bool open_ = true;
+  bool writing_ = false;
+  clock::time_point connected_at_;
+  clock::time_point read_deadline_;
+  clock::time_point write_deadline_;
+  std::uint64_t bytes_sent_ = 0;
+  std::uint64_t bytes_received_ = 0;
+};
+
+}  // namespace peerlab::peer

@@ -1,0 +1,326 @@
+#include "peer/node.hpp"
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "peer/asio_endpoint.hpp"
+#include "peer/log.hpp"
+
+namespace peerlab::peer {
+
+using asio::redirect_error;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using clock = std::chrono::steady_clock;
+
+namespace {
+double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+}  // namespace
+
+node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
+    : io_(io),
+      settings_(std::move(settings)),
+      id_(id),
+      listen_(settings_.listen),
+      acceptor_(io),
+      dial_timer_(io),
+      exchange_timer_(io),
+      table_(settings_.discovery) {}
+
+protocol::result<std::monostate> node::start() {
+  // The passive socket: socket() → bind() → listen().
+  const auto endpoint = to_asio(settings_.listen);
+  std::error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.close(ec);
+    return protocol::error{"cannot listen on " + protocol::to_string(settings_.listen) + ": " +
+                           ec.message()};
+  }
+  listen_ = from_asio(acceptor_.local_endpoint(ec));  // port 0 became a real port
+  running_ = true;
+  started_at_ = clock::now();
+  for (const auto& peer : settings_.bootstrap_peers) {
+    if (peer != listen_) table_.add(peer, peer_table::origin::configured, clock::now());
+  }
+  log_line(log_level::info) << "node " << protocol::to_hex(id_) << " (" << settings_.name
+                            << ") listening on " << protocol::to_string(listen_);
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  asio::co_spawn(io_, dial_loop(), asio::detached);
+  asio::co_spawn(io_, peer_exchange_loop(), asio::detached);
+  return std::monostate{};
+}
+
+void node::stop() {
+  if (!running_) return;
+  running_ = false;
+  std::error_code ignored;
+  acceptor_.close(ignored);
+  dial_timer_.cancel();
+  exchange_timer_.cancel();
+  // Copies: closing a connection ends its session, which edits these sets.
+  for (auto c : std::vector(handshaking_.begin(), handshaking_.end()))
+    c->close("node stopping");
+  for (auto& [id, c] : std::map(established_))
+    c->close("node stopping");
+}
+
+asio::awaitable<void> node::accept_loop() {
+  while (running_) {
+    std::error_code ec;
+    tcp::socket socket = co_await acceptor_.async_accept(redirect_error(use_awaitable, ec));
+    if (!running_) break;
+    if (ec) {
+      // Out of file descriptors and similar: log, breathe, keep serving.
+      log_line(log_level::warn) << "accept failed: " << ec.message();
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(redirect_error(use_awaitable, ec));
+      continue;
+    }
+    auto c =
+        std::make_shared<connection>(std::move(socket), direction::inbound, settings_.connection);
+    if (handshaking_.size() >= settings_.max_handshakes ||
+        established_.size() >= settings_.max_connections) {
+      c->close("too many connections");
+      continue;
+    }
+    log_line(log_level::debug) << "accepted " << c->four_tuple();
+    handshaking_.insert(c);
+    asio::co_spawn(io_, session(c), asio::detached);
+  }
+}
+
+asio::awaitable<void> node::dial_loop() {
+  while (running_) {
+    const std::size_t busy = established_.size() + handshaking_.size();
+    if (busy < settings_.max_connections && dials_in_flight_ < settings_.max_concurrent_dials) {
+      const auto limit = std::min(settings_.max_concurrent_dials - dials_in_flight_,
+                                  settings_.max_connections - busy);
+      for (const auto& target : table_.take_due(clock::now(), limit)) {
+        asio::co_spawn(io_, dial(target), asio::detached);
+      }
+    }
+    dial_timer_.expires_after(settings_.dial_tick);
+    std::error_code ec;
+    co_await dial_timer_.async_wait(redirect_error(use_awaitable, ec));
+  }
+}
+
+asio::awaitable<void> node::dial(protocol::endpoint target) {
+  using namespace asio::experimental::awaitable_operators;
+  ++dials_in_flight_;
+  const auto endpoint = to_asio(target);
+  tcp::socket socket(io_);
+  std::error_code ec;
+  socket.open(endpoint.protocol(), ec);
+  // An active socket dials from our listening IP, so that on one machine
+  // 127.0.0.2, 127.0.0.3, … each show their own address on both ends.
+  if (!ec && !protocol::is_unspecified(listen_) && listen_.family == target.family) {
+    socket.bind(tcp::endpoint(to_asio(listen_).address(), 0), ec);
+  }
+  if (!ec) {
+    asio::steady_timer timeout(io_, settings_.dial_timeout);
+    const auto winner =
+        co_await (socket.async_connect(endpoint, redirect_error(use_awaitable, ec)) ||
+                  timeout.async_wait(use_awaitable));
+    if (winner.index() == 1) ec = asio::error::timed_out;
+  }
+  --dials_in_flight_;
+  if (!running_) co_return;
+  if (ec) {
+    log_line(log_level::debug) << "dial " << protocol::to_string(target)
+                               << " failed: " << ec.message();
+    table_.dial_failed(target, clock::now());
+    co_return;
+  }
+  auto c =
+      std::make_shared<connection>(std::move(socket), direction::outbound, settings_.connection);
+  log_line(log_level::debug) << "dialed " << c->four_tuple();
+  handshaking_.insert(c);
+  // Until the hello says otherwise, the peer listens where we dialed it.
+  c->mark_dialed(target);
+  co_await session(c);
+}
+
+asio::awaitable<void> node::peer_exchange_loop() {
+  while (running_) {
+    exchange_timer_.expires_after(settings_.peer_exchange_interval);
+    std::error_code ec;
+    co_await exchange_timer_.async_wait(redirect_error(use_awaitable, ec));
+    if (!running_) break;
+    for (auto& [id, c] : established_)
+      c->send(protocol::get_peers{});
+  }
+}
+
+asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
+  c->start();
+  c->send(protocol::hello{.id = id_, .listen_port = listen_.port, .name = settings_.name});
+
+  auto first = co_await c->receive();
+  const auto* h = first ? std::get_if<protocol::hello>(&*first) : nullptr;
+  if (first && !h) c->close("expected hello, got " + std::string(protocol::type_name(*first)));
+  const bool admitted = h && admit(c, *h);
+  handshaking_.erase(c);
+  if (!admitted) {
+    closed_bytes_sent_ += c->bytes_sent();
+    closed_bytes_received_ += c->bytes_received();
+    // A lost duplicate is no failure: we are connected to that peer already.
+    if (c->dir() == direction::outbound && !connected_to(c->advertised())) {
+      table_.dial_failed(c->advertised(), clock::now());
+    }
+    co_return;
+  }
+
+  c->send(protocol::get_peers{});
+  while (c->is_open()) {
+    auto m = co_await c->receive();
+    if (!m || !handle(*c, *m)) break;
+  }
+  forget(c);
+}
+
+bool node::admit(const std::shared_ptr<connection>& c, const protocol::hello& h) {
+  if (const auto problem = protocol::handshake_problem(h); !problem.empty()) {
+    c->close(problem);
+    return false;
+  }
+  if (h.id == id_) {
+    if (c->dir() == direction::outbound) table_.mark_self(c->advertised());
+    c->close("connection to ourselves");
+    return false;
+  }
+  if (!running_) return false;
+  // The address it listens on: its IP (as we see it) + the port it announces.
+  protocol::endpoint advertised = c->dir() == direction::outbound ? c->advertised() : c->remote();
+  if (c->dir() == direction::inbound) advertised.port = h.listen_port;
+
+  if (auto it = established_.find(h.id); it != established_.end()) {
+    // Both ends keep the connection dialed by the smaller id, so they agree
+    // even when they dialed each other at the same moment.
+    const auto& existing = it->second;
+    const auto dialer = [&](const connection& x) {
+      return x.dir() == direction::outbound ? id_ : h.id;
+    };
+    const auto preferred = std::min(id_, h.id);
+    if (dialer(*existing) == preferred || dialer(*c) != preferred) {
+      c->close("duplicate connection to " + protocol::to_hex(h.id));
+      return false;
+    }
+    auto old = existing;
+    established_.erase(it);  // so that forget(old) leaves the table alone
+    old->close("replaced by a duplicate connection dialed by the smaller id");
+  } else if (established_.size() >= settings_.max_connections) {
+    c->close("too many connections");
+    return false;
+  }
+
+  c->mark_established(h, advertised);
+  established_[h.id] = c;
+  const bool dialable = protocol::is_dialable(advertised, protocol::is_loopback(listen_));
+  if (dialable) table_.connected(advertised, clock::now());
+  log_line(log_level::info) << "connected " << c->four_tuple() << " " << to_string(c->dir())
+                            << " peer " << protocol::to_hex(h.id).substr(0, 8) << " \"" << h.name
+                            << "\" listening on " << protocol::to_string(advertised);
+  return true;
+}
+
+bool node::connected_to(const protocol::endpoint& address) const {
+  return std::any_of(established_.begin(), established_.end(),
+                     [&](const auto& entry) { return entry.second->advertised() == address; });
+}
+
+void node::forget(const std::shared_ptr<connection>& c) {
+  closed_bytes_sent_ += c->bytes_sent();
+  closed_bytes_received_ += c->bytes_received();
+  const auto it = established_.find(c->peer_hello()->id);
+  if (it == established_.end() || it->second != c) return;  // already replaced
+  established_.erase(it);
+  table_.disconnected(c->advertised(), clock::now());
+}
+
+bool node::handle(connection& c, const protocol::message& m) {
+  if (std::holds_alternative<protocol::get_peers>(m)) {
+    c.send(peers_for(c));
+  } else if (const auto* p = std::get_if<protocol::peers>(&m)) {
+    learn(*p);
+  } else if (std::holds_alternative<protocol::hello>(m)) {
+    c.close("second hello on an established connection");
+    return false;
+  }
+  return true;  // keepalive: receiving it already refreshed the idle deadline
+}
+
+protocol::peers node::peers_for(const connection& asker) const {
+  protocol::peers reply;
+  const bool loopback_only = protocol::is_loopback(listen_);
+  for (const auto& [id, c] : established_) {
+    if (reply.addresses.size() >= protocol::max_peers_per_message) break;
+    if (c.get() == &asker || !protocol::is_dialable(c->advertised(), loopback_only)) continue;
+    reply.addresses.push_back(c->advertised());
+  }
+  return reply;
+}
+
+void node::learn(const protocol::peers& m) {
+  const bool loopback_only = protocol::is_loopback(listen_);
+  for (const auto& address : m.addresses) {
+    if (address == listen_ || !protocol::is_dialable(address, loopback_only)) continue;
+    if (table_.add(address, peer_table::origin::learned, clock::now())) {
+      log_line(log_level::debug) << "learned of peer " << protocol::to_string(address);
+    }
+  }
+}
+
+node_status node::status() const {
+  node_status s{};
+  s.id = protocol::to_hex(id_);
+  s.name = settings_.name;
+  s.listen = listen_;
+  s.connections = established_.size();
+  s.handshakes = handshaking_.size();
+  s.known_peers = table_.size();
+  s.bytes_sent = closed_bytes_sent_;
+  s.bytes_received = closed_bytes_received_;
+  for (const auto& c : handshaking_) {
+    s.bytes_sent += c->bytes_sent();
+    s.bytes_received += c->bytes_received();
+  }
+  for (const auto& [id, c] : established_) {
+    s.bytes_sent += c->bytes_sent();
+    s.bytes_received += c->bytes_received();
+  }
+  s.uptime_seconds = seconds_since(started_at_);
+  return s;
+}
+
+std::vector<connection_info> node::connections() const {
+  std::vector<connection_info> out;
+  for (const auto& [id, c] : established_) {
+    out.push_back({protocol::to_hex(id), c->peer_hello()->name, c->advertised(), c->dir(),
+                   c->local(), c->remote(), c->bytes_sent(), c->bytes_received(),
+                   seconds_since(c->connected_at())});
+  }
+  return out;
+}
+
+std::vector<known_peer_info> node::known_peers() const {
+  static constexpr const char* state_names[] = {"idle", "dialing", "connected", "self"};
+  std::vector<known_peer_info> out;
+  for (const auto& [address, e] : table_.entries()) {
+    out.push_back({address, state_names[static_cast<int>(e.current)],
+                   e.source == peer_table::origin::configured, e.failures});
+  }
+  return out;
+}
+
+}  // namespace peerlab::peer

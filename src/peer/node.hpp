@@ -1,0 +1,108 @@
+#pragma once
+// The node: a passive socket that accepts peers and an active dialer that
+// connects to them, both on one io_context. It runs the handshake, keeps at
+// most one connection per peer, and spreads the word about who is out there
+// (peer exchange), so a node told of one peer soon knows the whole swarm.
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "peer/connection.hpp"
+#include "peer/peer_table.hpp"
+#include "peer/settings.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/result.hpp"
+
+namespace peerlab::peer {
+
+// What the API and the CLI show about one established connection.
+struct connection_info {
+  std::string id;
+  std::string name;
+  protocol::endpoint address;  // where the peer listens
+  direction dir;
+  protocol::endpoint local;
+  protocol::endpoint remote;
+  std::uint64_t bytes_sent;
+  std::uint64_t bytes_received;
+  double connected_seconds;
+};
+
+struct known_peer_info {
+  protocol::endpoint address;
+  std::string state;  // idle | dialing | connected | self
+  bool configured;
+  int failures;
+};
+
+struct node_status {
+  std::string id;
+  std::string name;
+  protocol::endpoint listen;
+  std::size_t connections;
+  std::size_t handshakes;
+  std::size_t known_peers;
+  std::uint64_t bytes_sent;
+  std::uint64_t bytes_received;
+  double uptime_seconds;
+};
+
+class node {
+ public:
+  node(asio::io_context& io, node_settings settings, protocol::node_id id);
+
+  // socket → bind → listen, then starts accepting and dialing. Fails (e.g.
+  // address in use) without starting anything.
+  protocol::result<std::monostate> start();
+  // Stops accepting and dialing and closes every connection.
+  void stop();
+
+  const protocol::node_id& id() const { return id_; }
+  const protocol::endpoint& listen_endpoint() const { return listen_; }
+
+  node_status status() const;
+  std::vector<connection_info> connections() const;
+  std::vector<known_peer_info> known_peers() const;
+
+ private:
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> dial_loop();
+  asio::awaitable<void> dial(protocol::endpoint target);
+  asio::awaitable<void> peer_exchange_loop();
+  asio::awaitable<void> session(std::shared_ptr<connection> c);
+
+  // Validates a hello and registers the connection; false if it must close.
+  bool admit(const std::shared_ptr<connection>& c, const protocol::hello& h);
+  void forget(const std::shared_ptr<connection>& c);
+  bool connected_to(const protocol::endpoint& address) const;
+  // Handles one message of an established session; false to close it.
+  bool handle(connection& c, const protocol::message& m);
+  protocol::peers peers_for(const connection& asker) const;
+  void learn(const protocol::peers& m);
+
+  asio::io_context& io_;
+  node_settings settings_;
+  protocol::node_id id_;
+  protocol::endpoint listen_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer dial_timer_;
+  asio::steady_timer exchange_timer_;
+  bool running_ = false;
+  std::chrono::steady_clock::time_point started_at_;
+
+  peer_table table_;
+  std::set<std::shared_ptr<connection>> handshaking_;
+  std::map<protocol::node_id, std::shared_ptr<connection>> established_;
+  std::size_t dials_in_flight_ = 0;
+  std::uint64_t closed_bytes_sent_ = 0;  // traffic of connections already gone
+  std::uint64_t closed_bytes_received_ = 0;
+};
+
+}  // namespace peerlab::peer

@@ -1,0 +1,50 @@
+#pragma once
+// Every tunable of the node in one place, with units in the names.
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "protocol/endpoint.hpp"
+
+namespace peerlab::peer {
+
+using namespace std::chrono_literals;
+using duration = std::chrono::steady_clock::duration;
+
+struct connection_settings {
+  duration handshake_timeout = 5s;    // the peer's hello must arrive by then
+  duration idle_timeout = 45s;        // nothing received for this long: close
+  duration keepalive_interval = 15s;  // nothing sent for this long: send a keepalive
+  duration write_timeout = 30s;       // one write making no progress for this long: close
+  std::size_t max_queued_bytes = 8 * 1024 * 1024;  // a peer that does not read is dropped
+  std::size_t read_buffer_bytes = 64 * 1024;
+};
+
+struct discovery_settings {
+  std::size_t max_known_peers = 1000;
+  duration initial_backoff = 1s;
+  duration max_backoff = 60s;
+  int max_failures_before_forgetting = 8;  // for learned addresses; configured ones stay
+};
+
+struct node_settings {
+  std::filesystem::path data_dir;
+  protocol::endpoint listen = *protocol::parse_endpoint("127.0.0.1:7070");
+  std::vector<protocol::endpoint> bootstrap_peers;  // --peer
+  std::string name;
+
+  std::size_t max_connections = 128;  // established peer connections
+  std::size_t max_handshakes = 64;    // connections still in their handshake
+  std::size_t max_concurrent_dials = 8;
+  duration dial_timeout = 5s;
+  duration dial_tick = 200ms;             // how often due addresses are dialed
+  duration peer_exchange_interval = 10s;  // get_peers to every peer
+
+  connection_settings connection;
+  discovery_settings discovery;
+};
+
+}  // namespace peerlab::peer

@@ -1,0 +1,240 @@
+#include "protocol/messages.hpp"
+
+#include <cereal/archives/portable_binary.hpp>
+#include <istream>
+#include <ostream>
+#include <stdexcept>
+#include <streambuf>
+
+namespace peerlab::protocol {
+
+namespace {
+
+// Thrown only inside decode() when a field breaks a limit; caught there.
+struct limit_exceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// std::streambufs over our byte vectors, so cereal reads and writes them
+// without an extra copy through std::string.
+class span_source : public std::streambuf {
+ public:
+  explicit span_source(std::span<const std::uint8_t> bytes) {
+    auto* begin = reinterpret_cast<char*>(const_cast<std::uint8_t*>(bytes.data()));
+    setg(begin, begin, begin + bytes.size());
+  }
+  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
+};
+
+class vector_sink : public std::streambuf {
+ public:
+  explicit vector_sink(std::vector<std::uint8_t>& out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.insert(out_.end(), s, s + n);
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) out_.push_back(static_cast<std::uint8_t>(c));
+    return c;
+  }
+
+ private:
+  std::vector<std::uint8_t>& out_;
+};
+
+using input_archive = cereal::PortableBinaryInputArchive;
+using output_archive = cereal::PortableBinaryOutputArchive;
+
+// Reads a cereal size tag and refuses it before anything is allocated.
+std::size_t load_bounded_size(input_archive& ar, std::size_t max, const char* what) {
+  cereal::size_type n = 0;
+  ar(cereal::make_size_tag(n));
+  if (n > max) {
+    throw limit_exceeded(std::string(what) + " of " + std::to_string(n) +
+                         " exceeds the maximum of " + std::to_string(max));
+  }
+  return static_cast<std::size_t>(n);
+}
+
+void save_string(output_archive& ar, const std::string& s) {
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(s.size())));
+  ar(cereal::binary_data(s.data(), s.size()));
+}
+
+std::string load_string(input_archive& ar, std::size_t max, const char* what) {
+  std::string s(load_bounded_size(ar, max, what), '\0');
+  ar(cereal::binary_data(s.data(), s.size()));
+  return s;
+}
+
+void save_endpoint(output_archive& ar, const endpoint& e) {
+  ar(static_cast<std::uint8_t>(e.family));
+  ar(cereal::binary_data(e.ip.data(), e.family == ip_family::v4 ? 4 : 16));
+  ar(e.port);
+}
+
+endpoint load_endpoint(input_archive& ar) {
+  std::uint8_t family = 0;
+  ar(family);
+  endpoint e;
+  if (family == 4) {
+    e.family = ip_family::v4;
+    ar(cereal::binary_data(e.ip.data(), 4));
+  } else if (family == 6) {
+    e.family = ip_family::v6;
+    ar(cereal::binary_data(e.ip.data(), 16));
+  } else {
+    throw limit_exceeded("unknown address family " + std::to_string(family));
+  }
+  ar(e.port);
+  return e;
+}
+
+void save_body(output_archive& ar, const hello& m) {
+  ar(m.magic, m.version);
+  ar(cereal::binary_data(m.id.data(), m.id.size()));
+  ar(m.listen_port);
+  save_string(ar, m.name);
+}
+void save_body(output_archive&, const get_peers&) {}
+void save_body(output_archive& ar, const peers& m) {
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(m.addresses.size())));
+  for (const auto& e : m.addresses)
+    save_endpoint(ar, e);
+}
+void save_body(output_archive&, const keepalive&) {}
+
+// Fills `out` in place (no temporary message: cheaper, and it keeps GCC 12's
+// -Wmaybe-uninitialized false positive about std::variant quiet).
+void load_body(input_archive& ar, message_type type, message& out) {
+  switch (type) {
+    case message_type::hello: {
+      auto& m = out.emplace<hello>();
+      ar(m.magic, m.version);
+      ar(cereal::binary_data(m.id.data(), m.id.size()));
+      ar(m.listen_port);
+      m.name = load_string(ar, max_name_bytes, "name length");
+      return;
+    }
+    case message_type::get_peers:
+      out.emplace<get_peers>();
+      return;
+    case message_type::peers: {
+      auto& m = out.emplace<peers>();
+      m.addresses.resize(load_bounded_size(ar, max_peers_per_message, "peer count"));
+      for (auto& e : m.addresses)
+        e = load_endpoint(ar);
+      return;
+    }
+    case message_type::keepalive:
+      out.emplace<keepalive>();
+      return;
+  }
+  throw limit_exceeded("unknown message type " + std::to_string(static_cast<int>(type)));
+}
+
+message_type type_of(const message& m) {
+  return std::visit(
+      [](const auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, hello>) return message_type::hello;
+        if constexpr (std::is_same_v<T, get_peers>) return message_type::get_peers;
+        if constexpr (std::is_same_v<T, peers>) return message_type::peers;
+        if constexpr (std::is_same_v<T, keepalive>) return message_type::keepalive;
+      },
+      m);
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode(const message& m) {
+  std::vector<std::uint8_t> out;
+  out.push_back(static_cast<std::uint8_t>(type_of(m)));
+  vector_sink sink(out);
+  std::ostream stream(&sink);
+  {
+    output_archive ar(stream, output_archive::Options::LittleEndian());
+    std::visit([&](const auto& body) { save_body(ar, body); }, m);
+  }
+  return out;
+}
+
+result<message> decode(std::span<const std::uint8_t> payload) {
+  // Byte 0 is the type, byte 1 cereal's endianness flag: we only speak
+  // little-endian (1), which keeps the format simple to reimplement.
+  if (payload.size() < 2) return error{"message too short"};
+  if (payload[1] != 1) return error{"message is not little-endian"};
+  const auto type = static_cast<message_type>(payload[0]);
+  span_source source(payload.subspan(1));
+  std::istream stream(&source);
+  try {
+    input_archive ar(stream, input_archive::Options::LittleEndian());
+    result<message> decoded{keepalive{}};
+    load_body(ar, type, *decoded);
+    if (source.remaining() != 0) {
+      return error{std::to_string(source.remaining()) + " unexpected bytes after message"};
+    }
+    return decoded;
+  } catch (const limit_exceeded& e) {
+    return error{e.what()};
+  } catch (const cereal::Exception&) {
+    return error{"message truncated"};
+  } catch (const std::exception& e) {
+    return error{std::string("malformed message: ") + e.what()};
+  }
+}
+
+std::string handshake_problem(const hello& h) {
+  if (h.magic != protocol_magic) return "wrong magic number (not a peerlab peer)";
+  if (h.version != protocol_version) {
+    return "unsupported protocol version " + std::to_string(h.version) + " (we speak " +
+           std::to_string(protocol_version) + ")";
+  }
+  return "";
+}
+
+std::string_view type_name(const message& m) {
+  switch (type_of(m)) {
+    case message_type::hello:
+      return "hello";
+    case message_type::get_peers:
+      return "get_peers";
+    case message_type::peers:
+      return "peers";
+    case message_type::keepalive:
+      return "keepalive";
+  }
+  return "unknown";
+}
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (auto b : bytes) {
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 0xf]);
+  }
+  return out;
+}
+
+result<node_id> node_id_from_hex(std::string_view hex) {
+  node_id id{};
+  if (hex.size() != id.size() * 2) return error{"node id must be 32 hex digits"};
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    const int hi = nibble(hex[2 * i]);
+    const int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return error{"node id must be 32 lowercase hex digits"};
+    id[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return id;
+}
+
+}  // namespace peerlab::protocol
