@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
@@ -67,6 +68,7 @@ void node::stop() {
   acceptor_.close(ignored);
   dial_timer_.cancel();
   exchange_timer_.cancel();
+  for (auto* socket : dialing_) socket->close(ignored);
   // Copies: closing a connection ends its session, which edits these sets.
   for (auto c : std::vector(handshaking_.begin(), handshaking_.end()))
     c->close("node stopping");
@@ -100,10 +102,13 @@ asio::awaitable<void> node::accept_loop() {
 }
 
 asio::awaitable<void> node::dial_loop() {
+  // co_spawn may run us inline; yield once so that start() returns before the
+  // first dial (nodes started together then all listen before anyone dials).
+  co_await asio::post(io_, use_awaitable);
   while (running_) {
     const std::size_t busy = established_.size() + handshaking_.size();
-    if (busy < settings_.max_connections && dials_in_flight_ < settings_.max_concurrent_dials) {
-      const auto limit = std::min(settings_.max_concurrent_dials - dials_in_flight_,
+    if (busy < settings_.max_connections && dialing_.size() < settings_.max_concurrent_dials) {
+      const auto limit = std::min(settings_.max_concurrent_dials - dialing_.size(),
                                   settings_.max_connections - busy);
       for (const auto& target : table_.take_due(clock::now(), limit)) {
         asio::co_spawn(io_, dial(target), asio::detached);
@@ -117,7 +122,6 @@ asio::awaitable<void> node::dial_loop() {
 
 asio::awaitable<void> node::dial(protocol::endpoint target) {
   using namespace asio::experimental::awaitable_operators;
-  ++dials_in_flight_;
   const auto endpoint = to_asio(target);
   tcp::socket socket(io_);
   std::error_code ec;
@@ -128,13 +132,14 @@ asio::awaitable<void> node::dial(protocol::endpoint target) {
     socket.bind(tcp::endpoint(to_asio(listen_).address(), 0), ec);
   }
   if (!ec) {
+    dialing_.insert(&socket);  // so that stop() can abort the connect
     asio::steady_timer timeout(io_, settings_.dial_timeout);
     const auto winner =
         co_await (socket.async_connect(endpoint, redirect_error(use_awaitable, ec)) ||
                   timeout.async_wait(use_awaitable));
     if (winner.index() == 1) ec = asio::error::timed_out;
+    dialing_.erase(&socket);
   }
-  --dials_in_flight_;
   if (!running_) co_return;
   if (ec) {
     log_line(log_level::debug) << "dial " << protocol::to_string(target)

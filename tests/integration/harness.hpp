@@ -5,12 +5,14 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "peer/log.hpp"
 #include "peer/node.hpp"
 #include "protocol/endpoint.hpp"
 
@@ -20,7 +22,12 @@ using namespace std::chrono_literals;
 
 class harness {
  public:
-  harness() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  harness() : guard_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {
+    // PEERLAB_LOG=debug shows every event while debugging a test.
+    peer::log_level level = peer::log_level::info;
+    if (const char* env = std::getenv("PEERLAB_LOG")) peer::parse_log_level(env, level);
+    peer::set_log_level(level);
+  }
   ~harness() {
     run([this] {
       for (auto& n : nodes_)
@@ -50,15 +57,26 @@ class harness {
     return s;
   }
 
-  peer::node& add_node(peer::node_settings s) {
-    protocol::node_id id{};
-    for (auto& b : id)
-      b = static_cast<std::uint8_t>(next_id_byte_++ * 37 + 11);
-    nodes_.push_back(std::make_unique<peer::node>(io_, std::move(s), id));
-    auto& n = *nodes_.back();
-    auto started = run([&n] { return n.start(); });
-    if (!started) throw std::runtime_error(started.error_message());
-    return n;
+  peer::node& add_node(peer::node_settings s) { return *add_nodes_together({std::move(s)})[0]; }
+
+  // Starts several nodes in the same turn of the event loop, so that their
+  // first dials race each other. Ids ascend in the order given.
+  std::vector<peer::node*> add_nodes_together(std::vector<peer::node_settings> all) {
+    std::vector<peer::node*> added;
+    for (auto& s : all) {
+      protocol::node_id id{};
+      id.fill(static_cast<std::uint8_t>(next_id_byte_++));
+      nodes_.push_back(std::make_unique<peer::node>(io_, std::move(s), id));
+      added.push_back(nodes_.back().get());
+    }
+    const auto problem = run([&added] {
+      for (auto* n : added) {
+        if (auto started = n->start(); !started) return started.error_message();
+      }
+      return std::string();
+    });
+    if (!problem.empty()) throw std::runtime_error(problem);
+    return added;
   }
 
   // Polls a condition (evaluated on the network thread) until it holds or the
