@@ -65,10 +65,8 @@ int run_node(const node_options& options) {
   settings.listen = *protocol::parse_endpoint(options.listen);
   for (const auto& p : options.peers)
     settings.bootstrap_peers.push_back(*protocol::parse_endpoint(p));
-  settings.name =
-      options.name.empty() ? std::filesystem::absolute(dir).filename().string() : options.name;
-  if (settings.name.size() > protocol::max_name_bytes)
-    settings.name.resize(protocol::max_name_bytes);
+  settings.name = protocol::printable_name(
+      options.name.empty() ? std::filesystem::absolute(dir).filename().string() : options.name);
 
   asio::io_context io(1);  // one thread runs the whole network side
   peer::node node(io, settings, *id);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/post.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -68,7 +68,8 @@ void node::stop() {
   acceptor_.close(ignored);
   dial_timer_.cancel();
   exchange_timer_.cancel();
-  for (auto* socket : dialing_) socket->close(ignored);
+  for (auto* socket : dialing_)
+    socket->close(ignored);
   // Copies: closing a connection ends its session, which edits these sets.
   for (auto c : std::vector(handshaking_.begin(), handshaking_.end()))
     c->close("node stopping");
@@ -229,13 +230,16 @@ bool node::admit(const std::shared_ptr<connection>& c, const protocol::hello& h)
     return false;
   }
 
-  c->mark_established(h, advertised);
+  auto cleaned = h;
+  cleaned.name = protocol::printable_name(h.name);
+  c->mark_established(cleaned, advertised);
   established_[h.id] = c;
   const bool dialable = protocol::is_dialable(advertised, protocol::is_loopback(listen_));
   if (dialable) table_.connected(advertised, clock::now());
   log_line(log_level::info) << "connected " << c->four_tuple() << " " << to_string(c->dir())
-                            << " peer " << protocol::to_hex(h.id).substr(0, 8) << " \"" << h.name
-                            << "\" listening on " << protocol::to_string(advertised);
+                            << " peer " << protocol::to_hex(h.id).substr(0, 8) << " \""
+                            << cleaned.name << "\" listening on "
+                            << protocol::to_string(advertised);
   return true;
 }
 

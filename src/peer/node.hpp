@@ -101,7 +101,7 @@ class node {
   std::set<std::shared_ptr<connection>> handshaking_;
   std::map<protocol::node_id, std::shared_ptr<connection>> established_;
   std::set<asio::ip::tcp::socket*> dialing_;  // connects in progress
-  std::uint64_t closed_bytes_sent_ = 0;  // traffic of connections already gone
+  std::uint64_t closed_bytes_sent_ = 0;       // traffic of connections already gone
   std::uint64_t closed_bytes_received_ = 0;
 };
 

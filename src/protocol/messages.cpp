@@ -170,7 +170,8 @@ result<message> decode(std::span<const std::uint8_t> payload) {
   span_source source(payload.subspan(1));
   std::istream stream(&source);
   try {
-    input_archive ar(stream, input_archive::Options::LittleEndian());
+    // Default: decode into this host's byte order; cereal swaps as the flag says.
+    input_archive ar(stream, input_archive::Options::Default());
     result<message> decoded{keepalive{}};
     load_body(ar, type, *decoded);
     if (source.remaining() != 0) {
@@ -193,6 +194,21 @@ std::string handshake_problem(const hello& h) {
            std::to_string(protocol_version) + ")";
   }
   return "";
+}
+
+std::string printable_name(std::string_view name) {
+  std::string out;
+  for (const char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    out.push_back(byte < 0x20 || byte == 0x7f ? '?' : c);
+  }
+  if (out.size() <= max_name_bytes) return out;
+  // Cut at a character boundary: never in the middle of a UTF-8 sequence.
+  std::size_t end = max_name_bytes;
+  while (end > 0 && (static_cast<unsigned char>(out[end]) & 0xc0) == 0x80)
+    --end;
+  out.resize(end);
+  return out;
 }
 
 std::string_view type_name(const message& m) {

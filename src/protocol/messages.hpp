@@ -72,6 +72,11 @@ result<message> decode(std::span<const std::uint8_t> payload);
 // Why a decoded hello cannot start a session (wrong magic or version), or "".
 std::string handshake_problem(const hello& h);
 
+// A peer's name made safe to print and to send: control characters (which
+// could forge log lines or drive a terminal) become '?', and it is cut to
+// max_name_bytes at a UTF-8 character boundary.
+std::string printable_name(std::string_view name);
+
 std::string_view type_name(const message& m);
 
 }  // namespace peerlab::protocol

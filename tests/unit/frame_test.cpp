@@ -1,0 +1,253 @@
+// Framing: a 4-byte big-endian length, then the payload. These tests pin the
+// header layout and prove the decoder finds frame boundaries no matter how
+// TCP splits the byte stream, and refuses oversized lengths before buffering.
+
+#include "protocol/frame.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+namespace peerlab::protocol {
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+bytes pattern(std::size_t n, std::uint8_t seed = 0) {
+  bytes out(n);
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return out;
+}
+
+// Header of a frame announcing `length` bytes, without any payload.
+bytes header(std::uint32_t length) {
+  return {static_cast<std::uint8_t>(length >> 24), static_cast<std::uint8_t>(length >> 16),
+          static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length)};
+}
+
+// Calls next() until it reports "need more bytes"; fails the test on an error.
+std::vector<bytes> drain(frame_decoder& d) {
+  std::vector<bytes> frames;
+  for (;;) {
+    auto r = d.next();
+    EXPECT_TRUE(r.ok()) << r.error_message();
+    if (!r.ok() || !r->has_value()) return frames;
+    frames.push_back(std::move(**r));
+  }
+}
+
+std::vector<bytes> sample_payloads() {
+  return {pattern(1, 1),     pattern(0), pattern(300, 2), pattern(5, 3),
+          pattern(70000, 4), pattern(0), pattern(2, 5)};
+}
+
+bytes concatenated_frames(const std::vector<bytes>& payloads) {
+  bytes stream;
+  for (const auto& p : payloads) {
+    const auto f = encode_frame(p);
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  return stream;
+}
+
+TEST(EncodeFrame, PrefixesPayloadWithBigEndianLength) {
+  const bytes payload = pattern(0x0102 + 3);  // 0x105 bytes
+  const auto f = encode_frame(payload);
+  ASSERT_EQ(f.size(), 4u + payload.size());
+  EXPECT_EQ(bytes(f.begin(), f.begin() + 4), (bytes{0x00, 0x00, 0x01, 0x05}));
+  EXPECT_EQ(bytes(f.begin() + 4, f.end()), payload);
+}
+
+TEST(EncodeFrame, EmptyPayloadIsJustAZeroHeader) {
+  EXPECT_EQ(encode_frame({}), (bytes{0, 0, 0, 0}));
+}
+
+TEST(FrameDecoder, RoundTripsOneFrame) {
+  const bytes payload = pattern(1000, 9);
+  frame_decoder d;
+  d.feed(encode_frame(payload));
+  auto r = d.next();
+  ASSERT_TRUE(r.ok()) << r.error_message();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ(**r, payload);
+  auto after = d.next();
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->has_value());
+  EXPECT_EQ(d.buffered_bytes(), 0u);
+}
+
+TEST(FrameDecoder, ReturnsSeveralFramesFromOneFeed) {
+  const auto payloads = sample_payloads();
+  frame_decoder d;
+  d.feed(concatenated_frames(payloads));
+  EXPECT_EQ(drain(d), payloads);
+  EXPECT_EQ(d.buffered_bytes(), 0u);
+}
+
+TEST(FrameDecoder, BytesFedOneAtATimeGiveTheSameFrames) {
+  const auto payloads = sample_payloads();
+  const auto stream = concatenated_frames(payloads);
+  frame_decoder d;
+  std::vector<bytes> got;
+  for (auto b : stream) {
+    d.feed(std::span(&b, 1));
+    for (auto& f : drain(d))
+      got.push_back(std::move(f));
+  }
+  EXPECT_EQ(got, payloads);
+  EXPECT_EQ(d.buffered_bytes(), 0u);
+}
+
+TEST(FrameDecoder, RandomSplitsGiveTheSameFrames) {
+  const auto payloads = sample_payloads();
+  const auto stream = concatenated_frames(payloads);
+  std::mt19937 rng(20240601);
+  for (int round = 0; round < 50; ++round) {
+    std::uniform_int_distribution<std::size_t> piece(0, round % 2 == 0 ? 9 : 5000);
+    frame_decoder d;
+    std::vector<bytes> got;
+    std::size_t pos = 0;
+    while (pos < stream.size()) {
+      const auto n = std::min(piece(rng), stream.size() - pos);
+      d.feed(std::span(stream).subspan(pos, n));
+      pos += n;
+      for (auto& f : drain(d))
+        got.push_back(std::move(f));
+    }
+    ASSERT_EQ(got, payloads) << "round " << round;
+  }
+}
+
+TEST(FrameDecoder, ZeroLengthPayloadIsAFrame) {
+  frame_decoder d;
+  d.feed(header(0));
+  auto r = d.next();
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_TRUE((*r)->empty());
+}
+
+TEST(FrameDecoder, IncompleteHeaderYieldsNoFrame) {
+  frame_decoder d;
+  d.feed(bytes{0, 0, 0});
+  auto r = d.next();
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->has_value());
+  EXPECT_EQ(d.buffered_bytes(), 3u);
+}
+
+TEST(FrameDecoder, FrameCutHalfWayYieldsNoFrameUntilTheRestArrives) {
+  const bytes payload = pattern(100, 1);
+  const auto f = encode_frame(payload);
+  frame_decoder d;
+  d.feed(std::span(f).first(4 + 50));
+  auto r = d.next();
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->has_value());
+  EXPECT_FALSE(d.failed());
+  EXPECT_EQ(d.buffered_bytes(), 54u);
+
+  d.feed(std::span(f).subspan(54));
+  auto rest = d.next();
+  ASSERT_TRUE(rest.ok());
+  ASSERT_TRUE(rest->has_value());
+  EXPECT_EQ(**rest, payload);
+}
+
+TEST(FrameDecoder, AcceptsPayloadOfExactlyTheMaximum) {
+  const bytes payload = pattern(max_frame_bytes, 3);
+  frame_decoder d;
+  d.feed(encode_frame(payload));
+  auto r = d.next();
+  ASSERT_TRUE(r.ok()) << r.error_message();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->size(), max_frame_bytes);
+  EXPECT_EQ(**r, payload);
+}
+
+TEST(FrameDecoder, MaximumIsTwoMebibytes) {
+  EXPECT_EQ(max_frame_bytes, 2097152u);
+}
+
+TEST(FrameDecoder, RejectsLengthAboveMaximumBeforeAllocating) {
+  frame_decoder d;
+  d.feed(header(static_cast<std::uint32_t>(max_frame_bytes + 1)));
+  auto r = d.next();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error_message().find("exceeds"), std::string::npos) << r.error_message();
+  EXPECT_TRUE(d.failed());
+  // Nothing is kept, and the body that follows is not buffered either.
+  EXPECT_EQ(d.buffered_bytes(), 0u);
+  d.feed(pattern(64 * 1024));
+  EXPECT_EQ(d.buffered_bytes(), 0u);
+}
+
+TEST(FrameDecoder, RejectsFourGibibyteLength) {
+  frame_decoder d;
+  d.feed(bytes{0xff, 0xff, 0xff, 0xff});
+  auto r = d.next();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error_message().find("4294967295"), std::string::npos) << r.error_message();
+  EXPECT_TRUE(d.failed());
+  EXPECT_EQ(d.buffered_bytes(), 0u);
+}
+
+TEST(FrameDecoder, RejectsOversizedLengthAfterValidFrames) {
+  bytes stream = encode_frame(pattern(10));
+  const auto bad = header(static_cast<std::uint32_t>(max_frame_bytes + 1));
+  stream.insert(stream.end(), bad.begin(), bad.end());
+  frame_decoder d;
+  d.feed(stream);
+  auto first = d.next();
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ(**first, pattern(10));
+  EXPECT_FALSE(d.next().ok());
+  EXPECT_TRUE(d.failed());
+}
+
+TEST(FrameDecoder, CustomMaximumIsEnforced) {
+  frame_decoder d(16);
+  d.feed(encode_frame(pattern(16)));
+  auto ok = d.next();
+  ASSERT_TRUE(ok.ok());
+  ASSERT_TRUE(ok->has_value());
+  d.feed(header(17));
+  EXPECT_FALSE(d.next().ok());
+}
+
+TEST(FrameDecoder, StaysFailedAfterAnError) {
+  frame_decoder d;
+  d.feed(header(static_cast<std::uint32_t>(max_frame_bytes + 1)));
+  ASSERT_FALSE(d.next().ok());
+  // Even a perfectly valid frame is refused: the stream is no longer aligned.
+  d.feed(encode_frame(pattern(3)));
+  auto r = d.next();
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(d.failed());
+  EXPECT_FALSE(d.next().ok());
+  EXPECT_EQ(d.buffered_bytes(), 0u);
+}
+
+TEST(FrameDecoder, BufferedBytesCountOnlyTheUnconsumedPartialFrame) {
+  frame_decoder d;
+  const auto f = encode_frame(pattern(1000));
+  for (int i = 0; i < 100; ++i) {
+    d.feed(f);
+    d.feed(std::span(f).first(4));  // a header whose body is still to come
+    auto r = d.next();
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE(r->has_value());
+    EXPECT_EQ(d.buffered_bytes(), 4u);
+    d.feed(std::span(f).subspan(4));
+    ASSERT_TRUE(d.next()->has_value());
+    EXPECT_EQ(d.buffered_bytes(), 0u);
+  }
+}
+
+}  // namespace
+}  // namespace peerlab::protocol
