@@ -70,16 +70,18 @@ int run_node(const node_options& options) {
 
   asio::io_context io(1);  // one thread runs the whole network side
   peer::node node(io, settings, *id);
-  if (auto started = node.start(); !started) return fail(started.error_message());
-
   http::api_context context{node, {}};
   http::server web(io, {},
                    [&context](const http::request& r) { return http::handle_api(context, r); });
+  // HTTP first: the node logs once it listens, and a failure must stay one line.
   if (auto started = web.start(*protocol::parse_endpoint(options.http)); !started) {
-    node.stop();
     return fail(started.error_message());
   }
   context.http = web.local_endpoint();
+  if (auto started = node.start(); !started) {
+    web.stop();
+    return fail(started.error_message());
+  }
 
   const peer::node_info info{protocol::to_hex(*id),
                              settings.name,

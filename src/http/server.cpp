@@ -30,7 +30,8 @@ protocol::result<std::monostate> server::start(const protocol::endpoint& listen)
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    acceptor_.close(ec);
+    std::error_code ignored;
+    acceptor_.close(ignored);
     return protocol::error{"cannot serve HTTP on " + protocol::to_string(listen) + ": " +
                            ec.message()};
   }

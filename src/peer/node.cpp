@@ -43,7 +43,8 @@ protocol::result<std::monostate> node::start() {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    acceptor_.close(ec);
+    std::error_code ignored;
+    acceptor_.close(ignored);
     return protocol::error{"cannot listen on " + protocol::to_string(settings_.listen) + ": " +
                            ec.message()};
   }

@@ -42,9 +42,11 @@ class HttpServer : public ::testing::Test {
     });
   }
 
+  // Declared before the harness so that it outlives the network thread,
+  // whose last handlers still refer to it.
+  std::unique_ptr<http::server> server_;
   harness h_;
   peer::node* node_ = nullptr;
-  std::unique_ptr<http::server> server_;
   protocol::endpoint web_;
 };
 
