@@ -6,12 +6,19 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
+#include "cli/format.hpp"
 #include "peer/data_dir.hpp"
 
 namespace peerlab::cli {
 
 using protocol::error;
 using protocol::result;
+
+void add_target_options(CLI::App& cmd, target_options& options) {
+  cmd.add_option("--dir", options.dir, "Data directory of the node to ask");
+  cmd.add_option("--api", options.api, "Ask the node at this URL instead (http://IP:PORT)");
+  cmd.add_option("--token", options.token, "API token to use with --api");
+}
 
 result<api_target> find_node(const target_options& options) {
   if (!options.api.empty()) {
@@ -65,9 +72,14 @@ result<http_reply> exchange(const std::string& url, const std::string& request,
     });
   });
   io.run_for(timeout);
-  if (!io.stopped()) return error{"no answer within " + std::to_string(timeout.count()) + " ms"};
+  if (!io.stopped()) {
+    return error{"no answer within " + (timeout < std::chrono::seconds(1)
+                                            ? std::to_string(timeout.count()) + " ms"
+                                            : human_duration(timeout.count() / 1000.0))};
+  }
   if (failure) return error{failure.message()};
 
+  if (response.empty()) return error{"it closed the connection without an answer"};
   // Status line "HTTP/1.1 200 OK", headers, blank line, body.
   const auto head_end = response.find("\r\n\r\n");
   if (!response.starts_with("HTTP/1.") || response.size() < 12 || head_end == std::string::npos) {
@@ -79,29 +91,52 @@ result<http_reply> exchange(const std::string& url, const std::string& request,
   return reply;
 }
 
+// One API call: method, path and an optional JSON body; the answer must be
+// 200 with JSON, anything else becomes a sentence naming the node's error.
+result<nlohmann::json> call(const api_target& target, std::string_view method,
+                            const std::string& path, const nlohmann::json* body,
+                            std::chrono::milliseconds timeout) {
+  const auto authority = target.url.substr(target.url.find("//") + 2);
+  std::string request = std::string(method) + " " + path + " HTTP/1.1\r\nHost: " + authority +
+                        "\r\nAccept: application/json\r\nConnection: close\r\n";
+  if (!target.token.empty()) request += "Authorization: Bearer " + target.token + "\r\n";
+  std::string payload;
+  if (body) {
+    payload = body->dump();
+    request +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(payload.size()) +
+        "\r\n";
+  }
+  request += "\r\n" + payload;
+  auto reply = exchange(target.url, request, timeout);
+  if (!reply) {
+    const auto whose = target.where == target.url ? "" : " for " + target.where;
+    return error{"cannot reach the peerlab node" + whose + " at " + target.url + " (" +
+                 reply.error_message() + "); is it running?"};
+  }
+  const auto answer = nlohmann::json::parse(reply->body, nullptr, false);
+  if (reply->status != 200) {
+    const auto message =
+        answer.is_object() && answer.contains("error") && answer["error"].is_string()
+            ? answer["error"].get<std::string>()
+            : "HTTP " + std::to_string(reply->status);
+    return error{"the node answered " + std::string(method) + " " + path +
+                 " with an error: " + message};
+  }
+  if (answer.is_discarded()) return error{"the node sent invalid JSON for " + path};
+  return answer;
+}
+
 }  // namespace
 
 result<nlohmann::json> api_get(const api_target& target, const std::string& path,
                                std::chrono::milliseconds timeout) {
-  const auto authority = target.url.substr(target.url.find("//") + 2);
-  std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + authority +
-                        "\r\nAccept: application/json\r\nConnection: close\r\n";
-  if (!target.token.empty()) request += "Authorization: Bearer " + target.token + "\r\n";
-  request += "\r\n";
-  auto reply = exchange(target.url, request, timeout);
-  if (!reply) {
-    return error{"cannot reach the peerlab node for " + target.where + " at " + target.url + " (" +
-                 reply.error_message() + "); is it running?"};
-  }
-  const auto body = nlohmann::json::parse(reply->body, nullptr, false);
-  if (reply->status != 200) {
-    const auto message = body.is_object() && body.contains("error") && body["error"].is_string()
-                             ? body["error"].get<std::string>()
-                             : "HTTP " + std::to_string(reply->status);
-    return error{"the node answered " + path + " with an error: " + message};
-  }
-  if (body.is_discarded()) return error{"the node sent invalid JSON for " + path};
-  return body;
+  return call(target, "GET", path, nullptr, timeout);
+}
+
+result<nlohmann::json> api_post(const api_target& target, const std::string& path,
+                                const nlohmann::json& body, std::chrono::milliseconds timeout) {
+  return call(target, "POST", path, &body, timeout);
 }
 
 }  // namespace peerlab::cli

@@ -17,5 +17,6 @@ struct target_options {
 
 void add_node_command(CLI::App& app, int& exit_code);
 void add_query_commands(CLI::App& app, int& exit_code);
+void add_transfer_commands(CLI::App& app, int& exit_code);  // share, get, files
 
 }  // namespace peerlab::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   peerlab::cli::add_node_command(app, exit_code);
+  peerlab::cli::add_transfer_commands(app, exit_code);
   peerlab::cli::add_query_commands(app, exit_code);
   try {
     app.parse(argc, argv);

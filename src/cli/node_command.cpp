@@ -65,14 +65,16 @@ int run_node(const node_options& options) {
   settings.listen = *protocol::parse_endpoint(options.listen);
   for (const auto& p : options.peers)
     settings.bootstrap_peers.push_back(*protocol::parse_endpoint(p));
+  // Test-only fault switch: serve corrupted chunks, to prove downloaders reject them.
+  settings.swarm.corrupt_uploads = std::getenv("PEERLAB_TEST_CORRUPT_UPLOADS") != nullptr;
   settings.name = protocol::printable_name(
       options.name.empty() ? std::filesystem::absolute(dir).filename().string() : options.name);
 
   asio::io_context io(1);  // one thread runs the whole network side
   peer::node node(io, settings, *id);
-  http::api_context context{node, {}};
+  http::api_context context{node, {}, peer::random_hex(16)};
   http::server web(io, {},
-                   [&context](const http::request& r) { return http::handle_api(context, r); });
+                   [&context](http::request r) { return http::handle_api(context, std::move(r)); });
   // HTTP first: the node logs once it listens, and a failure must stay one line.
   if (auto started = web.start(*protocol::parse_endpoint(options.http)); !started) {
     return fail(started.error_message());
@@ -87,7 +89,7 @@ int run_node(const node_options& options) {
                              settings.name,
                              protocol::to_string(node.listen_endpoint()),
                              protocol::to_string(web.local_endpoint()),
-                             peer::random_hex(16),
+                             context.token,
                              static_cast<long>(::getpid())};
   if (auto written = peer::write_node_info(dir, info); !written) {
     node.stop();

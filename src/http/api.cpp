@@ -1,10 +1,13 @@
 #include "http/api.hpp"
 
+#include <filesystem>
+
 #include "protocol/endpoint.hpp"
 
 namespace peerlab::http {
 
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 json status_json(const api_context& ctx) {
   const auto s = ctx.node.status();
@@ -47,23 +50,136 @@ json known_peers_json(const peer::node& node) {
   return out;
 }
 
-response handle_api(const api_context& ctx, const request& req) {
-  using builder = json (*)(const api_context&);
-  static const std::pair<std::string_view, builder> routes[] = {
-      {"/api/status", status_json},
-      {"/api/peers", [](const api_context& c) { return peers_json(c.node); }},
-      {"/api/known-peers", [](const api_context& c) { return known_peers_json(c.node); }},
-  };
-  for (const auto& [path, build] : routes) {
-    if (req.path() != path) continue;
-    if (req.method != "GET" && req.method != "HEAD") {
-      auto r = error_response(405, "method not allowed");
-      r.set_header("Allow", "GET, HEAD");
-      return r;
-    }
-    return json_response(200, build(ctx).dump());
+json files_json(const peer::node& node) {
+  json out = json::array();
+  for (const auto& f : node.transfers().files()) {
+    out.push_back({{"id", f.id},
+                   {"name", f.name},
+                   {"size", f.size},
+                   {"holders", f.holders},
+                   {"local", f.local.empty() ? json(nullptr) : json(f.local)}});
   }
-  return error_response(404, "no such endpoint");
+  return out;
+}
+
+json transfer_json(const peer::transfer_info& t, bool with_chunks) {
+  json j = {{"id", t.id},
+            {"name", t.name},
+            {"size", t.size},
+            {"output", t.output},
+            {"state", t.state},
+            {"error", t.error.empty() ? json(nullptr) : json(t.error)},
+            {"bytes_done", t.bytes_done},
+            {"chunks_done", t.chunks_done},
+            {"chunks_total", t.chunks_total},
+            {"chunks_resumed", t.chunks_resumed},
+            {"chunks_fetched", t.chunks_fetched},
+            {"chunks_rejected", t.chunks_rejected},
+            {"rate", t.rate},
+            {"peers", t.peers},
+            {"eta_seconds", t.eta_seconds ? json(*t.eta_seconds) : json(nullptr)},
+            {"sources", t.sources}};
+  if (with_chunks) j["chunk_sources"] = t.chunk_sources;
+  return j;
+}
+
+namespace {
+
+// Bearer token check for actions: constant-time, so timing leaks nothing.
+bool authorized(const api_context& ctx, const request& req) {
+  const auto* header = req.header("authorization");
+  const std::string expected = "Bearer " + ctx.token;
+  if (!header || header->size() != expected.size() || ctx.token.empty()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    diff |= (*header)[i] ^ expected[i];
+  return diff == 0;
+}
+
+asio::awaitable<response> share(const api_context& ctx, const json& body) {
+  if (!body.contains("path") || !body["path"].is_string()) {
+    co_return error_response(400, "expected {\"path\": \"/absolute/file\"}");
+  }
+  const fs::path path = body["path"].get<std::string>();
+  if (!path.is_absolute()) co_return error_response(400, "the path must be absolute");
+  auto id = co_await ctx.node.transfers().share(path);
+  if (!id) co_return error_response(400, id.error_message());
+  const auto info = ctx.node.transfers().files();
+  json reply = {{"id", protocol::to_hex(*id)}};
+  for (const auto& f : info) {
+    if (f.id == reply["id"]) reply.update({{"name", f.name}, {"size", f.size}});
+  }
+  // Names come from peers: invalid UTF-8 is replaced, never an exception.
+  co_return json_response(200, reply.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+response get(const api_context& ctx, const json& body) {
+  if (!body.contains("id") || !body["id"].is_string()) {
+    return error_response(400, "expected {\"id\": \"...\", \"output\": ..., \"directory\": ...}");
+  }
+  const auto text = [&](const char* key) {
+    return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : "";
+  };
+  const fs::path output = text("output");
+  const fs::path directory = text("directory");
+  if ((!output.empty() && !output.is_absolute()) ||
+      (!directory.empty() && !directory.is_absolute())) {
+    return error_response(400, "output and directory must be absolute paths");
+  }
+  if (output.empty() && directory.empty())
+    return error_response(400, "give an output or a directory");
+  auto id = ctx.node.transfers().get(text("id"), output, directory);
+  if (!id) return error_response(404, id.error_message());
+  return json_response(200, json{{"id", protocol::to_hex(*id)}}.dump());
+}
+
+response method_not_allowed(const char* allow) {
+  auto r = error_response(405, "method not allowed");
+  r.set_header("Allow", allow);
+  return r;
+}
+
+}  // namespace
+
+asio::awaitable<response> handle_api(const api_context& ctx, request req) {
+  const auto path = std::string(req.path());
+  const bool read = req.method == "GET" || req.method == "HEAD";
+
+  if (path == "/api/share" || path == "/api/get") {
+    if (req.method != "POST") co_return method_not_allowed("POST");
+    // Actions change the node: only with its token, and never a side effect without.
+    if (!authorized(ctx, req)) co_return error_response(401, "missing or wrong API token");
+    const auto body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) co_return error_response(400, "the body must be a JSON object");
+    if (path == "/api/share") co_return co_await share(ctx, body);
+    co_return get(ctx, body);
+  }
+
+  json reply;
+  if (path == "/api/status") {
+    reply = status_json(ctx);
+  } else if (path == "/api/peers") {
+    reply = peers_json(ctx.node);
+  } else if (path == "/api/known-peers") {
+    reply = known_peers_json(ctx.node);
+  } else if (path == "/api/files") {
+    reply = files_json(ctx.node);
+  } else if (path == "/api/transfers") {
+    reply = json::array();
+    for (const auto& t : ctx.node.transfers().transfers())
+      reply.push_back(transfer_json(t, false));
+  } else if (path.starts_with("/api/transfers/")) {
+    const auto id =
+        ctx.node.transfers().resolve(path.substr(std::string("/api/transfers/").size()));
+    const auto t = id ? ctx.node.transfers().transfer(*id) : std::nullopt;
+    if (!t) co_return error_response(404, "no such transfer");
+    reply = transfer_json(*t, true);
+  } else {
+    co_return error_response(404, "no such endpoint");
+  }
+  if (!read) co_return method_not_allowed("GET, HEAD");
+  // Names come from peers: invalid UTF-8 is replaced, never an exception.
+  co_return json_response(200, reply.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 }  // namespace peerlab::http

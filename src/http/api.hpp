@@ -1,8 +1,11 @@
 #pragma once
 // The JSON API under /api/: the same data the CLI prints, read from the node
-// through its public interface.
+// through its public interface, and the actions (share, get), which need the
+// node's bearer token.
 
+#include <asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "http/request.hpp"
 #include "http/response.hpp"
@@ -11,15 +14,19 @@
 namespace peerlab::http {
 
 struct api_context {
-  const peer::node& node;
+  peer::node& node;
   protocol::endpoint http;  // where this HTTP server listens
+  std::string token;        // required for POST
 };
 
 nlohmann::json status_json(const api_context& ctx);
 nlohmann::json peers_json(const peer::node& node);
 nlohmann::json known_peers_json(const peer::node& node);
+nlohmann::json files_json(const peer::node& node);
+nlohmann::json transfer_json(const peer::transfer_info& t, bool with_chunks);
 
-// Routes one request; unknown paths get 404, wrong methods 405.
-response handle_api(const api_context& ctx, const request& req);
+// Routes one request; unknown paths get 404, wrong methods 405, actions
+// without the token 401.
+asio::awaitable<response> handle_api(const api_context& ctx, request req);
 
 }  // namespace peerlab::http

@@ -72,7 +72,8 @@ response json_response(int status, std::string body) {
 }
 
 response error_response(int status, std::string_view message) {
-  return json_response(status, nlohmann::json{{"error", message}}.dump());
+  return json_response(status, nlohmann::json{{"error", message}}.dump(
+                                   -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string serialize(const response& r, bool keep_alive, bool head_only) {

@@ -81,8 +81,9 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
   std::array<char, 16 * 1024> buffer;
   bool open = true;
 
-  // Writes a whole response, giving up when the client stops reading.
-  auto write = [&](std::string bytes) -> asio::awaitable<bool> {
+  // Writes a whole response, giving up when the client stops reading. Callers
+  // pass a named string: GCC 12 may destroy temporaries in co_await twice.
+  auto write = [&](const std::string& bytes) -> asio::awaitable<bool> {
     std::error_code ec;
     timer.expires_after(settings_.write_timeout);
     const auto done = co_await (
@@ -104,8 +105,10 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
             socket->async_read_some(asio::buffer(buffer), redirect_error(use_awaitable, ec)) ||
             timer.async_wait(use_awaitable));
         if (done.index() == 1) {
-          if (started)
-            co_await write(serialize(error_response(408, "request timeout"), false, false));
+          if (started) {
+            const auto timeout = serialize(error_response(408, "request timeout"), false, false);
+            co_await write(timeout);
+          }
           open = false;
           break;
         }
@@ -124,14 +127,24 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
     if (!open) break;
 
     if (parser.current() == request_parser::state::error) {
-      co_await write(
-          serialize(error_response(parser.error_status(), parser.error_reason()), false, false));
+      const auto refusal =
+          serialize(error_response(parser.error_status(), parser.error_reason()), false, false);
+      co_await write(refusal);
       break;
     }
-    const request req = parser.take();
-    const response resp = handle_(req);
-    const bool keep_alive = req.keep_alive() && running_;
-    if (!co_await write(serialize(resp, keep_alive, req.method == "HEAD")) || !keep_alive) break;
+    request req = parser.take();
+    const bool keep_alive = req.keep_alive();
+    const bool head = req.method == "HEAD";
+    response resp;
+    try {
+      resp = co_await handle_(std::move(req));
+    } catch (const std::exception& e) {
+      // A bug in one handler must not take the node down with it.
+      peer::log_line(peer::log_level::error) << "http handler failed: " << e.what();
+      resp = error_response(500, "internal error");
+    }
+    const auto bytes = serialize(resp, keep_alive && running_, head);
+    if (!co_await write(bytes) || !keep_alive) break;
   }
   std::error_code ignored;
   socket->shutdown(tcp::socket::shutdown_both, ignored);

@@ -29,7 +29,9 @@ struct server_settings {
   parser_limits limits;
 };
 
-using handler = std::function<response(const request&)>;
+// Handlers may wait (hashing a shared file takes a while) without blocking
+// the event loop: they are coroutines.
+using handler = std::function<asio::awaitable<response>(request)>;
 
 class server {
  public:

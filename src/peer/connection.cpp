@@ -26,6 +26,7 @@ connection::connection(asio::ip::tcp::socket socket, direction dir,
       read_buffer_(settings.read_buffer_bytes),
       write_signal_(socket_.get_executor()),
       watchdog_timer_(socket_.get_executor()),
+      drained_signal_(socket_.get_executor()),
       connected_at_(clock::now()) {
   std::error_code ec;
   local_ = from_asio(socket_.local_endpoint(ec));
@@ -129,6 +130,15 @@ asio::awaitable<void> connection::write_loop() {
     queued_bytes_ -= n;
     write_queue_.erase(write_queue_.begin(),
                        write_queue_.begin() + static_cast<std::ptrdiff_t>(frames));
+    drained_signal_.cancel();
+  }
+}
+
+asio::awaitable<void> connection::wait_writable(std::size_t max_queued) {
+  while (open_ && queued_bytes_ > max_queued) {
+    drained_signal_.expires_at(clock::time_point::max());
+    std::error_code ec;
+    co_await drained_signal_.async_wait(redirect_error(use_awaitable, ec));
   }
 }
 
@@ -159,6 +169,7 @@ void connection::close(const std::string& reason) {
   socket_.close(ignored);
   write_signal_.cancel();
   watchdog_timer_.cancel();
+  drained_signal_.cancel();
   // The queue is left to the writer: an aborted write may still refer to it.
 }
 

@@ -42,6 +42,10 @@ class connection : public std::enable_shared_from_this<connection> {
   // Queues a message. Closes the connection if the peer lets too much pile up.
   void send(const protocol::message& m);
 
+  // Waits until at most `max_queued` bytes wait to be written (or the
+  // connection closes): backpressure for the uploader.
+  asio::awaitable<void> wait_writable(std::size_t max_queued);
+
   // Closes the socket; the first reason given is logged with the 4-tuple.
   void close(const std::string& reason);
   bool is_open() const { return open_; }
@@ -82,6 +86,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t queued_bytes_ = 0;
   asio::steady_timer write_signal_;  // wakes the writer when the queue fills
   asio::steady_timer watchdog_timer_;
+  asio::steady_timer drained_signal_;  // fires after each completed write
 
   bool open_ = true;
   bool writing_ = false;

@@ -32,9 +32,12 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
       acceptor_(io),
       dial_timer_(io),
       exchange_timer_(io),
-      table_(settings_.discovery) {}
+      table_(settings_.discovery),
+      store_(settings_.data_dir),
+      swarm_(io, store_, settings_.swarm) {}
 
 protocol::result<std::monostate> node::start() {
+  if (auto loaded = store_.load(); !loaded) return loaded;
   // The passive socket: socket() → bind() → listen().
   const auto endpoint = to_asio(settings_.listen);
   std::error_code ec;
@@ -56,6 +59,7 @@ protocol::result<std::monostate> node::start() {
   }
   log_line(log_level::info) << "node " << protocol::to_hex(id_) << " (" << settings_.name
                             << ") listening on " << protocol::to_string(listen_);
+  swarm_.start();
   asio::co_spawn(io_, accept_loop(), asio::detached);
   asio::co_spawn(io_, dial_loop(), asio::detached);
   asio::co_spawn(io_, peer_exchange_loop(), asio::detached);
@@ -69,6 +73,7 @@ void node::stop() {
   acceptor_.close(ignored);
   dial_timer_.cancel();
   exchange_timer_.cancel();
+  swarm_.stop();
   for (auto* socket : dialing_)
     socket->close(ignored);
   // Copies: closing a connection ends its session, which edits these sets.
@@ -189,9 +194,10 @@ asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
   }
 
   c->send(protocol::get_peers{});
+  swarm_.on_connected(c);
   while (c->is_open()) {
     auto m = co_await c->receive();
-    if (!m || !handle(*c, *m)) break;
+    if (!m || !handle(c, *m)) break;
   }
   forget(c);
 }
@@ -199,6 +205,10 @@ asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
 bool node::admit(const std::shared_ptr<connection>& c, const protocol::hello& h) {
   if (const auto problem = protocol::handshake_problem(h); !problem.empty()) {
     c->close(problem);
+    return false;
+  }
+  if (swarm_.is_banned(h.id)) {
+    c->close("banned for sending bad data");
     return false;
   }
   if (h.id == id_) {
@@ -255,17 +265,20 @@ void node::forget(const std::shared_ptr<connection>& c) {
   const auto it = established_.find(c->peer_hello()->id);
   if (it == established_.end() || it->second != c) return;  // already replaced
   established_.erase(it);
+  swarm_.on_disconnected(c);
   table_.disconnected(c->advertised(), clock::now());
 }
 
-bool node::handle(connection& c, const protocol::message& m) {
+bool node::handle(const std::shared_ptr<connection>& c, const protocol::message& m) {
   if (std::holds_alternative<protocol::get_peers>(m)) {
-    c.send(peers_for(c));
+    c->send(peers_for(*c));
   } else if (const auto* p = std::get_if<protocol::peers>(&m)) {
     learn(*p);
   } else if (std::holds_alternative<protocol::hello>(m)) {
-    c.close("second hello on an established connection");
+    c->close("second hello on an established connection");
     return false;
+  } else if (!std::holds_alternative<protocol::keepalive>(m)) {
+    return swarm_.handle(c, m);  // catalogs, manifests, chunks
   }
   return true;  // keepalive: receiving it already refreshed the idle deadline
 }

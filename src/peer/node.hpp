@@ -17,6 +17,8 @@
 #include "peer/connection.hpp"
 #include "peer/peer_table.hpp"
 #include "peer/settings.hpp"
+#include "peer/store.hpp"
+#include "peer/swarm.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/result.hpp"
 
@@ -58,16 +60,19 @@ class node {
  public:
   node(asio::io_context& io, node_settings settings, protocol::node_id id);
 
-  // socket → bind → listen, then starts accepting and dialing. Fails (e.g.
-  // address in use) without starting anything.
+  // Loads the data directory's catalog, then socket → bind → listen, and
+  // starts accepting, dialing and resuming downloads. Fails (e.g. address in
+  // use) without starting anything.
   protocol::result<std::monostate> start();
-  // Stops accepting and dialing and closes every connection.
+  // Stops accepting, dialing and transferring, and closes every connection.
   void stop();
 
   const protocol::node_id& id() const { return id_; }
   const protocol::endpoint& listen_endpoint() const { return listen_; }
 
   node_status status() const;
+  swarm& transfers() { return swarm_; }
+  const swarm& transfers() const { return swarm_; }
   std::vector<connection_info> connections() const;
   std::vector<known_peer_info> known_peers() const;
 
@@ -83,7 +88,7 @@ class node {
   void forget(const std::shared_ptr<connection>& c);
   bool connected_to(const protocol::endpoint& address) const;
   // Handles one message of an established session; false to close it.
-  bool handle(connection& c, const protocol::message& m);
+  bool handle(const std::shared_ptr<connection>& c, const protocol::message& m);
   protocol::peers peers_for(const connection& asker) const;
   void learn(const protocol::peers& m);
 
@@ -98,6 +103,8 @@ class node {
   std::chrono::steady_clock::time_point started_at_;
 
   peer_table table_;
+  store store_;
+  swarm swarm_;
   std::set<std::shared_ptr<connection>> handshaking_;
   std::map<protocol::node_id, std::shared_ptr<connection>> established_;
   std::set<asio::ip::tcp::socket*> dialing_;  // connects in progress

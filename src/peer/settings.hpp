@@ -30,6 +30,17 @@ struct discovery_settings {
   int max_failures_before_forgetting = 8;  // for learned addresses; configured ones stay
 };
 
+struct swarm_settings {
+  std::size_t requests_per_peer = 8;                 // chunk requests in flight to one peer
+  duration request_timeout = 15s;                    // then the chunk is asked elsewhere
+  duration manifest_timeout = 10s;                   // then another holder is asked
+  duration no_holder_timeout = 30s;                  // then the download fails
+  duration ban_duration = 10min;                     // for a peer that sent bad data
+  std::size_t max_queued_uploads = 64;               // per peer; more requests are rejected
+  std::size_t upload_queue_bytes = 2 * 1024 * 1024;  // wait for the socket below this
+  bool corrupt_uploads = false;  // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
+};
+
 struct node_settings {
   std::filesystem::path data_dir;
   protocol::endpoint listen = *protocol::parse_endpoint("127.0.0.1:7070");
@@ -45,6 +56,7 @@ struct node_settings {
 
   connection_settings connection;
   discovery_settings discovery;
+  swarm_settings swarm;
 };
 
 }  // namespace peerlab::peer

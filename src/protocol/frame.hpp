@@ -14,9 +14,9 @@
 namespace peerlab::protocol {
 
 inline constexpr std::size_t frame_header_bytes = 4;
-// Large enough for a 1 MiB chunk plus its header fields; checked before any
-// allocation, so a hostile length prefix costs the receiver nothing.
-inline constexpr std::size_t max_frame_bytes = 2 * 1024 * 1024;
+// Room for the largest chunk (4 MiB) plus its message fields; checked before
+// any payload is kept, so a hostile length prefix costs the receiver nothing.
+inline constexpr std::size_t max_frame_bytes = 4 * 1024 * 1024 + 4096;
 
 // Length prefix + payload, ready to write to a socket.
 std::vector<std::uint8_t> encode_frame(std::span<const std::uint8_t> payload);

@@ -2,9 +2,13 @@
 
 #include <cereal/archives/portable_binary.hpp>
 #include <istream>
+#include <iterator>
 #include <ostream>
 #include <stdexcept>
 #include <streambuf>
+#include <type_traits>
+
+#include "protocol/frame.hpp"
 
 namespace peerlab::protocol {
 
@@ -75,6 +79,25 @@ void save_endpoint(output_archive& ar, const endpoint& e) {
   ar(e.port);
 }
 
+void save_id(output_archive& ar, const content_id& id) {
+  ar(cereal::binary_data(id.data(), id.size()));
+}
+
+void load_id(input_archive& ar, content_id& id) {
+  ar(cereal::binary_data(id.data(), id.size()));
+}
+
+void save_bytes(output_archive& ar, const std::vector<std::uint8_t>& v) {
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(v.size())));
+  ar(cereal::binary_data(v.data(), v.size()));
+}
+
+std::vector<std::uint8_t> load_bytes(input_archive& ar, std::size_t max, const char* what) {
+  std::vector<std::uint8_t> v(load_bounded_size(ar, max, what));
+  ar(cereal::binary_data(v.data(), v.size()));
+  return v;
+}
+
 endpoint load_endpoint(input_archive& ar) {
   std::uint8_t family = 0;
   ar(family);
@@ -105,6 +128,67 @@ void save_body(output_archive& ar, const peers& m) {
     save_endpoint(ar, e);
 }
 void save_body(output_archive&, const keepalive&) {}
+void save_body(output_archive&, const get_catalog&) {}
+void save_body(output_archive& ar, const catalog& m) {
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(m.entries.size())));
+  for (const auto& e : m.entries) {
+    save_id(ar, e.id);
+    save_string(ar, e.name);
+    ar(e.size, static_cast<std::uint8_t>(e.complete ? 1 : 0));
+  }
+}
+void save_body(output_archive& ar, const get_manifest& m) {
+  save_id(ar, m.id);
+}
+void save_body(output_archive& ar, const manifest_data& m) {
+  save_id(ar, m.id);
+  save_bytes(ar, m.bytes);
+}
+void save_body(output_archive& ar, const get_chunk_map& m) {
+  save_id(ar, m.id);
+}
+void save_body(output_archive& ar, const chunk_map& m) {
+  save_id(ar, m.id);
+  save_bytes(ar, m.bits);
+}
+// have, request, reject and cancel share one layout: id, index.
+template <class T>
+requires std::is_same_v<T, have> || std::is_same_v<T, request> || std::is_same_v<T, reject> ||
+    std::is_same_v<T, cancel>
+void save_body(output_archive& ar, const T& m) {
+  save_id(ar, m.id);
+  ar(m.index);
+}
+void save_body(output_archive& ar, const chunk& m) {
+  save_id(ar, m.id);
+  ar(m.index);
+  save_bytes(ar, m.data);
+}
+
+catalog_entry load_catalog_entry(input_archive& ar) {
+  catalog_entry e;
+  load_id(ar, e.id);
+  e.name = load_string(ar, max_file_name_bytes, "file name length");
+  // A name that could escape the download directory is refused here, so no
+  // code past the decoder ever sees one.
+  if (!is_safe_file_name(e.name)) throw limit_exceeded("unsafe file name in catalog");
+  ar(e.size);
+  if (e.size > max_file_bytes) {
+    throw limit_exceeded("file size of " + std::to_string(e.size) + " exceeds the maximum of " +
+                         std::to_string(max_file_bytes));
+  }
+  std::uint8_t complete = 0;
+  ar(complete);
+  if (complete > 1) throw limit_exceeded("complete flag must be 0 or 1");
+  e.complete = complete == 1;
+  return e;
+}
+
+template <class T>
+void load_id_and_index(input_archive& ar, T& m) {
+  load_id(ar, m.id);
+  ar(m.index);
+}
 
 // Fills `out` in place (no temporary message: cheaper, and it keeps GCC 12's
 // -Wmaybe-uninitialized false positive about std::variant quiet).
@@ -131,20 +215,87 @@ void load_body(input_archive& ar, message_type type, message& out) {
     case message_type::keepalive:
       out.emplace<keepalive>();
       return;
+    case message_type::get_catalog:
+      out.emplace<get_catalog>();
+      return;
+    case message_type::catalog: {
+      auto& m = out.emplace<catalog>();
+      m.entries.resize(load_bounded_size(ar, max_catalog_entries, "catalog entry count"));
+      for (auto& e : m.entries)
+        e = load_catalog_entry(ar);
+      return;
+    }
+    case message_type::get_manifest:
+      load_id(ar, out.emplace<get_manifest>().id);
+      return;
+    case message_type::manifest_data: {
+      auto& m = out.emplace<manifest_data>();
+      load_id(ar, m.id);
+      m.bytes = load_bytes(ar, max_manifest_bytes, "manifest length");
+      return;
+    }
+    case message_type::get_chunk_map:
+      load_id(ar, out.emplace<get_chunk_map>().id);
+      return;
+    case message_type::chunk_map: {
+      auto& m = out.emplace<chunk_map>();
+      load_id(ar, m.id);
+      m.bits = load_bytes(ar, max_chunks / 8, "chunk map length");
+      return;
+    }
+    case message_type::have:
+      load_id_and_index(ar, out.emplace<have>());
+      return;
+    case message_type::request:
+      load_id_and_index(ar, out.emplace<request>());
+      return;
+    case message_type::chunk: {
+      auto& m = out.emplace<chunk>();
+      load_id_and_index(ar, m);
+      m.data = load_bytes(ar, max_chunk_bytes, "chunk length");
+      return;
+    }
+    case message_type::reject:
+      load_id_and_index(ar, out.emplace<reject>());
+      return;
+    case message_type::cancel:
+      load_id_and_index(ar, out.emplace<cancel>());
+      return;
   }
   throw limit_exceeded("unknown message type " + std::to_string(static_cast<int>(type)));
 }
 
+// The largest encoding of each bounded message must fit in one frame, or a
+// valid message could not be sent. Type and flag bytes, then the fields.
+constexpr std::size_t size_tag_bytes = 8;
+constexpr std::size_t largest_chunk_payload = 2 + 32 + 4 + size_tag_bytes + max_chunk_bytes;
+constexpr std::size_t largest_manifest_payload = 2 + 32 + size_tag_bytes + max_manifest_bytes;
+constexpr std::size_t largest_catalog_payload =
+    2 + size_tag_bytes + max_catalog_entries * (32 + size_tag_bytes + max_file_name_bytes + 8 + 1);
+static_assert(largest_chunk_payload <= max_frame_bytes, "a full chunk must fit in one frame");
+static_assert(largest_manifest_payload <= max_frame_bytes, "a manifest must fit in one frame");
+static_assert(largest_catalog_payload <= max_frame_bytes, "a full catalog must fit in one frame");
+
+// The variant lists the messages in type order, so a message's type is its
+// index + 1; these checks keep the two from drifting apart.
+template <message_type type, class T>
+constexpr bool type_matches =
+    std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(type) - 1, message>, T>;
+static_assert(
+    type_matches<message_type::hello, hello> && type_matches<message_type::get_peers, get_peers> &&
+    type_matches<message_type::peers, peers> && type_matches<message_type::keepalive, keepalive> &&
+    type_matches<message_type::get_catalog, get_catalog> &&
+    type_matches<message_type::catalog, catalog> &&
+    type_matches<message_type::get_manifest, get_manifest> &&
+    type_matches<message_type::manifest_data, manifest_data> &&
+    type_matches<message_type::get_chunk_map, get_chunk_map> &&
+    type_matches<message_type::chunk_map, chunk_map> && type_matches<message_type::have, have> &&
+    type_matches<message_type::request, request> && type_matches<message_type::chunk, chunk> &&
+    type_matches<message_type::reject, reject> && type_matches<message_type::cancel, cancel>);
+static_assert(std::variant_size_v<message> == static_cast<std::size_t>(message_type::cancel));
+
 message_type type_of(const message& m) {
-  return std::visit(
-      [](const auto& body) {
-        using T = std::decay_t<decltype(body)>;
-        if constexpr (std::is_same_v<T, hello>) return message_type::hello;
-        if constexpr (std::is_same_v<T, get_peers>) return message_type::get_peers;
-        if constexpr (std::is_same_v<T, peers>) return message_type::peers;
-        if constexpr (std::is_same_v<T, keepalive>) return message_type::keepalive;
-      },
-      m);
+  return static_cast<message_type>(m.index() + 1);
 }
 
 }  // namespace
@@ -212,17 +363,13 @@ std::string printable_name(std::string_view name) {
 }
 
 std::string_view type_name(const message& m) {
-  switch (type_of(m)) {
-    case message_type::hello:
-      return "hello";
-    case message_type::get_peers:
-      return "get_peers";
-    case message_type::peers:
-      return "peers";
-    case message_type::keepalive:
-      return "keepalive";
-  }
-  return "unknown";
+  static constexpr std::string_view names[] = {
+      "hello",   "get_peers",    "peers",         "keepalive",     "get_catalog",
+      "catalog", "get_manifest", "manifest_data", "get_chunk_map", "chunk_map",
+      "have",    "request",      "chunk",         "reject",        "cancel",
+  };
+  static_assert(std::size(names) == std::variant_size_v<message>);
+  return names[m.index()];
 }
 
 std::string to_hex(std::span<const std::uint8_t> bytes) {

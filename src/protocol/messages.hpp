@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "protocol/endpoint.hpp"
+#include "protocol/manifest.hpp"
 #include "protocol/result.hpp"
 
 namespace peerlab::protocol {
@@ -20,6 +21,7 @@ inline constexpr std::uint32_t protocol_magic = 0x504c4142;  // "PLAB"
 inline constexpr std::uint16_t protocol_version = 1;
 inline constexpr std::size_t max_name_bytes = 64;
 inline constexpr std::size_t max_peers_per_message = 200;
+inline constexpr std::size_t max_catalog_entries = 1000;
 
 using node_id = std::array<std::uint8_t, 16>;
 
@@ -31,6 +33,17 @@ enum class message_type : std::uint8_t {
   get_peers = 2,
   peers = 3,
   keepalive = 4,
+  get_catalog = 5,
+  catalog = 6,
+  get_manifest = 7,
+  manifest_data = 8,
+  get_chunk_map = 9,
+  chunk_map = 10,
+  have = 11,
+  request = 12,
+  chunk = 13,
+  reject = 14,
+  cancel = 15,
 };
 
 // The first message on every connection, sent by both sides at once.
@@ -61,7 +74,99 @@ struct keepalive {
   bool operator==(const keepalive&) const = default;
 };
 
-using message = std::variant<hello, get_peers, peers, keepalive>;
+// Catalog: "what do you hold?" ... (also sent unasked whenever it changes)
+struct get_catalog {
+  bool operator==(const get_catalog&) const = default;
+};
+
+struct catalog_entry {
+  content_id id{};
+  std::string name;  // at most max_file_name_bytes
+  std::uint64_t size = 0;
+  bool complete = false;  // false: the sender is still downloading it
+
+  bool operator==(const catalog_entry&) const = default;
+};
+
+// ... "these files": the sender's whole catalog, replacing any earlier one.
+struct catalog {
+  std::vector<catalog_entry> entries;  // at most max_catalog_entries
+
+  bool operator==(const catalog&) const = default;
+};
+
+struct get_manifest {
+  content_id id{};
+  bool operator==(const get_manifest&) const = default;
+};
+
+// The encoded manifest of `id` (the receiver checks that it hashes to id).
+// Empty bytes: the sender does not have it.
+struct manifest_data {
+  content_id id{};
+  std::vector<std::uint8_t> bytes;  // at most max_manifest_bytes
+
+  bool operator==(const manifest_data&) const = default;
+};
+
+// "Which chunks of id do you have?" Also subscribes the asker to `have`
+// messages for id, until the connection closes.
+struct get_chunk_map {
+  content_id id{};
+  bool operator==(const get_chunk_map&) const = default;
+};
+
+// One bit per chunk, chunk i in byte i/8, bit 7 - i%8 (most significant
+// first). Empty bits: the sender holds none of it.
+struct chunk_map {
+  content_id id{};
+  std::vector<std::uint8_t> bits;  // at most max_chunks / 8 bytes
+
+  bool operator==(const chunk_map&) const = default;
+};
+
+// The sender now has chunk `index` of id (sent to subscribers).
+struct have {
+  content_id id{};
+  std::uint32_t index = 0;
+  bool operator==(const have&) const = default;
+};
+
+// Please send chunk `index` of id.
+struct request {
+  content_id id{};
+  std::uint32_t index = 0;
+  bool operator==(const request&) const = default;
+};
+
+// The bytes of a requested chunk; the receiver verifies them against the
+// manifest before it writes or keeps anything.
+struct chunk {
+  content_id id{};
+  std::uint32_t index = 0;
+  std::vector<std::uint8_t> data;  // at most max_chunk_bytes
+
+  bool operator==(const chunk&) const = default;
+};
+
+// The sender will not send chunk `index` of id (it does not have it, or the
+// file changed); the requester asks someone else.
+struct reject {
+  content_id id{};
+  std::uint32_t index = 0;
+  bool operator==(const reject&) const = default;
+};
+
+// The requester no longer needs chunk `index` (it came from another peer).
+struct cancel {
+  content_id id{};
+  std::uint32_t index = 0;
+  bool operator==(const cancel&) const = default;
+};
+
+using message =
+    std::variant<hello, get_peers, peers, keepalive, get_catalog, catalog, get_manifest,
+                 manifest_data, get_chunk_map, chunk_map, have, request, chunk, reject, cancel>;
 
 std::vector<std::uint8_t> encode(const message& m);
 

@@ -17,9 +17,9 @@ bool contains(const std::vector<std::string>& ids, const std::string& id) {
 
 TEST(Discovery, NodeToldOfOnePeerLearnsTheWholeSwarm) {
   harness h;
-  auto& a = h.add_node(harness::settings("a"));
-  auto& b = h.add_node(harness::settings("b", {a.listen_endpoint()}));
-  auto& c = h.add_node(harness::settings("c", {b.listen_endpoint()}));
+  auto& a = h.add_node(h.settings("a"));
+  auto& b = h.add_node(h.settings("b", {a.listen_endpoint()}));
+  auto& c = h.add_node(h.settings("c", {b.listen_endpoint()}));
 
   ASSERT_TRUE(
       h.wait_until([&] { return c.connections().size() == 2 && a.connections().size() == 2; }));
@@ -50,9 +50,9 @@ TEST(Discovery, NodeToldOfOnePeerLearnsTheWholeSwarm) {
 
 TEST(Discovery, FullMeshStaysStableWithOneConnectionPerPair) {
   harness h;
-  auto& a = h.add_node(harness::settings("a"));
-  auto& b = h.add_node(harness::settings("b", {a.listen_endpoint()}));
-  auto& c = h.add_node(harness::settings("c", {a.listen_endpoint(), b.listen_endpoint()}));
+  auto& a = h.add_node(h.settings("a"));
+  auto& b = h.add_node(h.settings("b", {a.listen_endpoint()}));
+  auto& c = h.add_node(h.settings("c", {a.listen_endpoint(), b.listen_endpoint()}));
   const auto meshed = [&] {
     return a.connections().size() == 2 && b.connections().size() == 2 &&
            c.connections().size() == 2;
@@ -72,9 +72,9 @@ TEST(Discovery, NodesDialingEachOtherAtOnceAgreeOnOneConnection) {
   harness h;
   const auto port_a = free_loopback_port(h.io());
   const auto port_b = free_loopback_port(h.io());
-  auto s_a = harness::settings("a", {port_b});
+  auto s_a = h.settings("a", {port_b});
   s_a.listen = port_a;
-  auto s_b = harness::settings("b", {port_a});
+  auto s_b = h.settings("b", {port_a});
   s_b.listen = port_b;
   const auto nodes = h.add_nodes_together({s_a, s_b});
   auto& a = *nodes[0];  // the smaller id
@@ -98,8 +98,7 @@ TEST(Discovery, ConnectionToItselfIsDroppedAndNeverRetried) {
   // Listening on every address, the node is also reachable as 127.0.0.1:PORT,
   // which it cannot know is itself until the hello comes back with its own id.
   const auto port = free_loopback_port(h.io()).port;
-  auto s =
-      harness::settings("self", {*protocol::parse_endpoint("127.0.0.1:" + std::to_string(port))});
+  auto s = h.settings("self", {*protocol::parse_endpoint("127.0.0.1:" + std::to_string(port))});
   s.listen = *protocol::parse_endpoint("0.0.0.0:" + std::to_string(port));
   auto& n = h.add_node(s);
   const auto marked_self = [&] {

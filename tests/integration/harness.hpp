@@ -6,6 +6,7 @@
 #include <asio/post.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <memory>
@@ -35,6 +36,19 @@ class harness {
     });
     guard_.reset();
     thread_.join();  // returns once every connection has wound down
+    nodes_.clear();
+    std::error_code ignored;
+    for (const auto& dir : dirs_)
+      std::filesystem::remove_all(dir, ignored);
+  }
+
+  // A fresh directory, removed when the harness goes.
+  std::filesystem::path temp_dir(const std::string& name) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / ("peerlab-" + name + "-XXXXXX")).string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    dirs_.push_back(pattern);
+    return pattern;
   }
 
   asio::io_context& io() { return io_; }
@@ -48,9 +62,10 @@ class harness {
     return result.get();
   }
 
-  static peer::node_settings settings(const std::string& name,
-                                      std::vector<protocol::endpoint> peers = {}) {
+  peer::node_settings settings(const std::string& name,
+                               std::vector<protocol::endpoint> peers = {}) {
     peer::node_settings s;
+    s.data_dir = temp_dir(name);
     s.listen = *protocol::parse_endpoint("127.0.0.1:0");
     s.bootstrap_peers = std::move(peers);
     s.name = name;
@@ -105,6 +120,7 @@ class harness {
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
   std::vector<std::unique_ptr<peer::node>> nodes_;
   int next_id_byte_ = 1;
+  std::vector<std::filesystem::path> dirs_;
   std::thread thread_;
 };
 

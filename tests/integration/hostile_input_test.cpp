@@ -17,11 +17,11 @@ class HostileInput : public ::testing::Test {
   static constexpr auto handshake_timeout = 1500ms;
 
   void SetUp() override {
-    auto s = harness::settings("target");
+    auto s = h_.settings("target");
     s.connection.handshake_timeout = handshake_timeout;
     s.max_handshakes = 16;
     target_ = &h_.add_node(s);
-    honest_ = &h_.add_node(harness::settings("honest", {target_->listen_endpoint()}));
+    honest_ = &h_.add_node(h_.settings("honest", {target_->listen_endpoint()}));
     ASSERT_TRUE(h_.wait_until([&] { return target_->connections().size() == 1; }));
   }
 

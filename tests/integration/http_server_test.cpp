@@ -23,15 +23,18 @@ std::string round_trip(const protocol::endpoint& to, const std::string& request)
 class HttpServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    node_ = &h_.add_node(harness::settings("web"));
+    node_ = &h_.add_node(h_.settings("web"));
     http::server_settings s;
     s.request_timeout = 500ms;
     s.max_connections = 8;
     h_.run([&] {
-      server_ = std::make_unique<http::server>(h_.io(), s, [this](const http::request& r) {
-        return http::handle_api({*node_, server_->local_endpoint()}, r);
+      context_ = std::make_unique<http::api_context>(http::api_context{*node_, {}, "secret"});
+      server_ = std::make_unique<http::server>(h_.io(), s, [this](http::request r) {
+        return http::handle_api(*context_, std::move(r));
       });
-      return server_->start(*protocol::parse_endpoint("127.0.0.1:0")).ok();
+      const bool ok = server_->start(*protocol::parse_endpoint("127.0.0.1:0")).ok();
+      context_->http = server_->local_endpoint();
+      return ok;
     });
     web_ = server_->local_endpoint();
   }
@@ -44,6 +47,7 @@ class HttpServer : public ::testing::Test {
 
   // Declared before the harness so that it outlives the network thread,
   // whose last handlers still refer to it.
+  std::unique_ptr<http::api_context> context_;
   std::unique_ptr<http::server> server_;
   harness h_;
   peer::node* node_ = nullptr;

@@ -169,8 +169,9 @@ TEST(FrameDecoder, AcceptsPayloadOfExactlyTheMaximum) {
   EXPECT_EQ(**r, payload);
 }
 
-TEST(FrameDecoder, MaximumIsTwoMebibytes) {
-  EXPECT_EQ(max_frame_bytes, 2097152u);
+TEST(FrameDecoder, MaximumIsFourMebibytesPlusRoomForFields) {
+  // One full 4 MiB chunk plus its message fields (docs/protocol.md, §2).
+  EXPECT_EQ(max_frame_bytes, 4198400u);
 }
 
 TEST(FrameDecoder, RejectsLengthAboveMaximumBeforeAllocating) {

@@ -8,10 +8,13 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "protocol/frame.hpp"
@@ -48,6 +51,55 @@ peers sample_peers() {
   return peers{{ep("127.0.0.2:7071"), ep("[::1]:7072")}};
 }
 
+content_id sample_content_id() {
+  content_id id{};
+  for (std::size_t i = 0; i < id.size(); ++i)
+    id[i] = static_cast<std::uint8_t>(i);
+  return id;
+}
+
+catalog sample_catalog() {
+  return catalog{{catalog_entry{sample_content_id(), "a.txt", 5, true}}};
+}
+
+request sample_request() {
+  return request{sample_content_id(), 3};
+}
+
+chunk sample_chunk() {
+  return chunk{sample_content_id(), 3, {'h', 'e', 'l', 'l', 'o'}};
+}
+
+// A valid, small encoding of every message type: seeds for the fuzz loops and
+// inputs for the truncation and trailing-byte tests.
+std::vector<message> every_message_type() {
+  return {
+      sample_hello(),
+      get_peers{},
+      sample_peers(),
+      keepalive{},
+      get_catalog{},
+      catalog{{catalog_entry{sample_content_id(), "a.txt", 5, true},
+               catalog_entry{content_id{}, "caf\xc3\xa9 menu.pdf", 123456789, false}}},
+      get_manifest{sample_content_id()},
+      manifest_data{sample_content_id(), {0x01, 0x02, 0x03}},
+      get_chunk_map{sample_content_id()},
+      chunk_map{sample_content_id(), {0xff, 0x80}},
+      have{sample_content_id(), 7},
+      sample_request(),
+      sample_chunk(),
+      reject{sample_content_id(), 0xffffffff},
+      cancel{sample_content_id(), 0},
+  };
+}
+
+std::vector<bytes> every_message_encoding() {
+  std::vector<bytes> out;
+  for (const auto& m : every_message_type())
+    out.push_back(encode(m));
+  return out;
+}
+
 // The documented encodings (docs/protocol.md, "Worked examples").
 const bytes expected_hello_payload = {
     0x01,                                            // type: hello
@@ -60,6 +112,82 @@ const bytes expected_hello_payload = {
     0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,  // name length 5
     'a',  'l',  'i',  'c',  'e',                     // name
 };
+
+#define CONTENT_ID_BYTES                                                                          \
+  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, \
+      0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e,   \
+      0x1f
+
+const bytes expected_catalog_payload = {
+    0x06,  // type: catalog
+    0x01,  // endianness flag: little
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,              // entry count 1
+    CONTENT_ID_BYTES,  // content id
+    0x05,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,  // name length 5
+    'a',
+    '.',
+    't',
+    'x',
+    't',  // name
+    0x05,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,  // size 5
+    0x01,  // complete
+};
+
+const bytes expected_request_payload = {
+    0x0c,              // type: request
+    0x01,              // endianness flag: little
+    CONTENT_ID_BYTES,  // content id
+    0x03,
+    0x00,
+    0x00,
+    0x00,  // index 3
+};
+
+const bytes expected_chunk_payload = {
+    0x0d,              // type: chunk
+    0x01,              // endianness flag: little
+    CONTENT_ID_BYTES,  // content id
+    0x03,
+    0x00,
+    0x00,
+    0x00,  // index 3
+    0x05,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,  // data length 5
+    'h',
+    'e',
+    'l',
+    'l',
+    'o',  // data
+};
+
+#undef CONTENT_ID_BYTES
 
 const bytes expected_peers_payload = {
     0x03,                                            // type: peers
@@ -197,7 +325,7 @@ TEST(Messages, RejectsHugePeerCountsWithoutAllocating) {
 }
 
 TEST(Messages, RejectsUnknownMessageType) {
-  for (std::uint8_t type : {0, 5, 0x7f, 0xff}) {
+  for (std::uint8_t type : {0, 16, 0x7f, 0xff}) {
     auto r = decode(bytes{type, 0x01});
     ASSERT_FALSE(r.ok()) << int{type};
     EXPECT_PRED2(contains, r.error_message(), "unknown message type");
@@ -215,8 +343,10 @@ TEST(Messages, RejectsUnknownAddressFamily) {
 }
 
 TEST(Messages, RejectsEveryTruncation) {
-  for (const auto& full : {expected_hello_payload, expected_peers_payload, encode(get_peers{}),
-                           encode(keepalive{}), encode(peers{})}) {
+  auto inputs = every_message_encoding();
+  inputs.push_back(encode(peers{}));
+  inputs.push_back(encode(catalog{}));
+  for (const auto& full : inputs) {
     for (std::size_t n = 0; n < full.size(); ++n) {
       auto r = decode(std::span(full).first(n));
       EXPECT_FALSE(r.ok()) << "prefix of " << n << " of " << to_hex(full);
@@ -225,8 +355,7 @@ TEST(Messages, RejectsEveryTruncation) {
 }
 
 TEST(Messages, RejectsTrailingBytes) {
-  for (auto full :
-       {expected_hello_payload, expected_peers_payload, encode(get_peers{}), encode(keepalive{})}) {
+  for (auto full : every_message_encoding()) {
     full.push_back(0);
     auto r = decode(full);
     ASSERT_FALSE(r.ok()) << to_hex(full);
@@ -275,6 +404,214 @@ TEST(Messages, TypeNamesAreStable) {
   EXPECT_EQ(type_name(get_peers{}), "get_peers");
   EXPECT_EQ(type_name(peers{}), "peers");
   EXPECT_EQ(type_name(keepalive{}), "keepalive");
+  EXPECT_EQ(type_name(get_catalog{}), "get_catalog");
+  EXPECT_EQ(type_name(catalog{}), "catalog");
+  EXPECT_EQ(type_name(get_manifest{}), "get_manifest");
+  EXPECT_EQ(type_name(manifest_data{}), "manifest_data");
+  EXPECT_EQ(type_name(get_chunk_map{}), "get_chunk_map");
+  EXPECT_EQ(type_name(chunk_map{}), "chunk_map");
+  EXPECT_EQ(type_name(have{}), "have");
+  EXPECT_EQ(type_name(request{}), "request");
+  EXPECT_EQ(type_name(chunk{}), "chunk");
+  EXPECT_EQ(type_name(reject{}), "reject");
+  EXPECT_EQ(type_name(cancel{}), "cancel");
+}
+
+TEST(Messages, TypeByteMatchesTheEnumeration) {
+  const auto all = every_message_type();
+  ASSERT_EQ(all.size(), std::variant_size_v<message>);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].index(), i);
+    EXPECT_EQ(encode(all[i])[0], i + 1) << type_name(all[i]);
+  }
+}
+
+// ---- Transfer messages (types 5-15) ----
+
+TEST(Messages, EveryMessageTypeRoundTrips) {
+  for (const auto& m : every_message_type())
+    expect_round_trip(m);
+  expect_round_trip(catalog{});
+  expect_round_trip(manifest_data{sample_content_id(), {}});  // "I do not have it"
+  expect_round_trip(chunk_map{sample_content_id(), {}});
+  expect_round_trip(chunk{sample_content_id(), 0, {}});
+}
+
+TEST(Messages, CatalogHasDocumentedByteLayout) {
+  EXPECT_EQ(encode(sample_catalog()), expected_catalog_payload);
+  auto decoded = decode(expected_catalog_payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.error_message();
+  EXPECT_EQ(*decoded, message{sample_catalog()});
+  EXPECT_EQ(encode(catalog{}), (bytes{0x06, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(encode(get_catalog{}), (bytes{0x05, 0x01}));
+}
+
+TEST(Messages, RequestHasDocumentedByteLayout) {
+  EXPECT_EQ(encode(sample_request()), expected_request_payload);
+  auto decoded = decode(expected_request_payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.error_message();
+  EXPECT_EQ(*decoded, message{sample_request()});
+  // The hex dump in docs/protocol.md, "Worked examples".
+  EXPECT_EQ(to_hex(encode_frame(encode(sample_request()))),
+            "000000260c01000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+            "03000000");
+}
+
+TEST(Messages, ChunkHasDocumentedByteLayout) {
+  EXPECT_EQ(encode(sample_chunk()), expected_chunk_payload);
+  auto decoded = decode(expected_chunk_payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.error_message();
+  EXPECT_EQ(*decoded, message{sample_chunk()});
+  EXPECT_EQ(to_hex(encode_frame(encode(sample_chunk()))),
+            "000000330d01000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+            "03000000050000000000000068656c6c6f");
+}
+
+TEST(Messages, IdAndIndexMessagesShareOneLayout) {
+  // have, request, reject, cancel: type, flag, 32-byte id, u32 index.
+  for (const message& m :
+       {message{have{sample_content_id(), 3}}, message{sample_request()},
+        message{reject{sample_content_id(), 3}}, message{cancel{sample_content_id(), 3}}}) {
+    auto encoded = encode(m);
+    ASSERT_EQ(encoded.size(), expected_request_payload.size()) << type_name(m);
+    EXPECT_TRUE(
+        std::equal(encoded.begin() + 1, encoded.end(), expected_request_payload.begin() + 1))
+        << type_name(m);
+  }
+  // get_manifest and get_chunk_map: type, flag, 32-byte id.
+  EXPECT_EQ(encode(get_manifest{sample_content_id()}).size(), 34u);
+  EXPECT_EQ(encode(get_chunk_map{sample_content_id()}).size(), 34u);
+}
+
+catalog_entry entry(std::string name, std::uint64_t size = 1) {
+  return catalog_entry{sample_content_id(), std::move(name), size, true};
+}
+
+TEST(Messages, AcceptsMaximumCatalogEntryCount) {
+  catalog c;
+  c.entries.assign(max_catalog_entries, entry("f"));
+  expect_round_trip(c);
+}
+
+TEST(Messages, RejectsCatalogEntryCountOneOverMaximum) {
+  catalog c;
+  c.entries.assign(max_catalog_entries + 1, entry("f"));
+  expect_limit_error(encode(c));
+}
+
+TEST(Messages, LargestCatalogFitsInOneFrame) {
+  catalog c;
+  c.entries.assign(max_catalog_entries,
+                   entry(std::string(max_file_name_bytes, 'n'), max_file_bytes));
+  const auto encoded = encode(c);
+  EXPECT_LE(encoded.size(), max_frame_bytes);
+  expect_round_trip(c);
+}
+
+TEST(Messages, AcceptsCatalogNameOfMaximumLength) {
+  expect_round_trip(catalog{{entry(std::string(max_file_name_bytes, 'n'))}});
+}
+
+TEST(Messages, RejectsCatalogNameOneByteOverMaximum) {
+  expect_limit_error(encode(catalog{{entry(std::string(max_file_name_bytes + 1, 'n'))}}));
+}
+
+TEST(Messages, RejectsCatalogEntryWithUnsafeName) {
+  for (const std::string& name :
+       std::vector<std::string>{"../../x", "/etc/x", "a/../../b", "", ".", "..", "a\nb", "a\\b",
+                                std::string("a\0b", 3)}) {
+    auto r = decode(encode(catalog{{entry("ok.txt"), entry(name)}}));
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_PRED2(contains, r.error_message(), "unsafe file name");
+  }
+}
+
+TEST(Messages, AcceptsCatalogSizeOfMaximum) {
+  expect_round_trip(catalog{{entry("big", max_file_bytes)}});
+}
+
+TEST(Messages, RejectsCatalogSizeOneOverMaximum) {
+  expect_limit_error(encode(catalog{{entry("big", max_file_bytes + 1)}}));
+  expect_limit_error(encode(catalog{{entry("big", std::numeric_limits<std::uint64_t>::max())}}));
+}
+
+TEST(Messages, RejectsCompleteFlagOtherThanZeroOrOne) {
+  bytes payload = expected_catalog_payload;
+  for (std::uint8_t flag : {0, 1}) {
+    payload.back() = flag;
+    EXPECT_TRUE(decode(payload).ok()) << int{flag};
+  }
+  for (std::uint8_t flag : {2, 0x7f, 0xff}) {
+    payload.back() = flag;
+    auto r = decode(payload);
+    ASSERT_FALSE(r.ok()) << int{flag};
+    EXPECT_PRED2(contains, r.error_message(), "0 or 1");
+  }
+}
+
+TEST(Messages, AcceptsManifestDataOfMaximumLength) {
+  expect_round_trip(manifest_data{sample_content_id(), bytes(max_manifest_bytes, 0xab)});
+}
+
+TEST(Messages, RejectsManifestDataOneByteOverMaximum) {
+  expect_limit_error(encode(manifest_data{sample_content_id(), bytes(max_manifest_bytes + 1)}));
+}
+
+TEST(Messages, AcceptsChunkMapOfMaximumLength) {
+  static_assert(max_chunks / 8 == 4096);
+  expect_round_trip(chunk_map{sample_content_id(), bytes(max_chunks / 8, 0xff)});
+}
+
+TEST(Messages, RejectsChunkMapOneByteOverMaximum) {
+  expect_limit_error(encode(chunk_map{sample_content_id(), bytes(max_chunks / 8 + 1)}));
+}
+
+TEST(Messages, AcceptsChunkOfMaximumLengthAndItFitsInOneFrame) {
+  const chunk c{sample_content_id(), 0xffffffff, bytes(max_chunk_bytes, 0x5a)};
+  const auto encoded = encode(c);
+  EXPECT_LE(encoded.size(), max_frame_bytes);
+  // Through the frame decoder too, as a node receives it.
+  frame_decoder d;
+  d.feed(encode_frame(encoded));
+  auto frame = d.next();
+  ASSERT_TRUE(frame.ok()) << frame.error_message();
+  ASSERT_TRUE(frame->has_value());
+  auto decoded = decode(**frame);
+  ASSERT_TRUE(decoded.ok()) << decoded.error_message();
+  EXPECT_EQ(*decoded, message{c});
+}
+
+TEST(Messages, RejectsChunkOneByteOverMaximum) {
+  expect_limit_error(encode(chunk{sample_content_id(), 0, bytes(max_chunk_bytes + 1)}));
+}
+
+TEST(Messages, RejectsHugeTransferSizeTagsWithoutAllocating) {
+  // Offsets of the size tags: after type, flag (and id, index where present).
+  const std::vector<std::pair<bytes, std::size_t>> tags = {
+      {expected_catalog_payload, 2},                                // entry count
+      {expected_catalog_payload, 2 + 8 + 32},                       // entry name length
+      {encode(manifest_data{sample_content_id(), {1, 2, 3}}), 34},  // manifest length
+      {encode(chunk_map{sample_content_id(), {0xff}}), 34},         // chunk map length
+      {expected_chunk_payload, 38},                                 // chunk length
+  };
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  for (const auto& [payload, offset] : tags) {
+    for (std::uint64_t n : {std::uint64_t{1} << 32, std::uint64_t{1} << 40,
+                            std::numeric_limits<std::uint64_t>::max()}) {
+      expect_limit_error(with_size_tag(payload, offset, n));
+    }
+  }
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024);
+}
+
+TEST(Messages, IndexCoversTheWholeU32Range) {
+  for (std::uint32_t index : {0u, 1u, 32767u, 0xffffffffu}) {
+    expect_round_trip(have{sample_content_id(), index});
+    expect_round_trip(chunk{sample_content_id(), index, {1}});
+  }
 }
 
 TEST(NodeId, HexRoundTrips) {
@@ -316,7 +653,7 @@ TEST(MessagesFuzz, RandomPayloadsNeverCrash) {
       b = static_cast<std::uint8_t>(byte(rng));
     // Half the time, make the header plausible so the fields get exercised.
     if (i % 2 == 0 && payload.size() >= 2) {
-      payload[0] = static_cast<std::uint8_t>(1 + (i / 2) % 4);
+      payload[0] = static_cast<std::uint8_t>(1 + (i / 2) % std::variant_size_v<message>);
       payload[1] = 1;
     }
     if (expect_decodes_canonically_or_fails(payload)) ++decoded;
@@ -327,8 +664,10 @@ TEST(MessagesFuzz, RandomPayloadsNeverCrash) {
 TEST(MessagesFuzz, MutatedValidEncodingsNeverCrash) {
   std::mt19937 rng(8080);
   std::uniform_int_distribution<int> byte(0, 255);
-  const std::vector<bytes> seeds = {expected_hello_payload, expected_peers_payload,
-                                    encode(get_peers{}), encode(keepalive{}), encode(peers{})};
+  std::vector<bytes> seeds = every_message_encoding();
+  seeds.push_back(encode(peers{}));
+  seeds.push_back(encode(catalog{}));
+  seeds.push_back(encode(chunk{}));
   int decoded = 0;
   for (int i = 0; i < 20000; ++i) {
     bytes payload = seeds[static_cast<std::size_t>(i) % seeds.size()];

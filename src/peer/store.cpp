@@ -1,0 +1,299 @@
+#include "peer/store.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "peer/data_dir.hpp"
+#include "peer/log.hpp"
+#include "protocol/messages.hpp"
+
+namespace peerlab::peer {
+
+namespace {
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+file_stamp stamp_from(const struct stat& st) {
+  return {static_cast<std::uint64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<std::uint64_t>(st.st_ino)};
+}
+
+// pread until `length` bytes are in, or the file ends early.
+bool read_fully(int fd, std::uint8_t* out, std::uint64_t offset, std::uint32_t length) {
+  std::uint32_t done = 0;
+  while (done < length) {
+    const auto n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::uint32_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+file_handle::~file_handle() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+content* store::find(const protocol::content_id& id) {
+  const auto it = items_.find(id);
+  return it == items_.end() ? nullptr : &it->second;
+}
+
+fs::path store::manifest_path(const protocol::content_id& id) const {
+  return dir_ / "manifests" / (protocol::to_hex(id) + ".manifest");
+}
+
+fs::path store::chunk_map_path(const protocol::content_id& id) const {
+  return dir_ / "downloads" / (protocol::to_hex(id) + ".chunks");
+}
+
+result<file_stamp> store::stamp_of(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return error{file.string() + ": " + errno_text()};
+  if (!S_ISREG(st.st_mode)) return error{file.string() + " is not a regular file"};
+  return stamp_from(st);
+}
+
+result<std::pair<protocol::manifest, file_stamp>> store::hash_file(const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return error{"cannot read " + file.string() + ": " + errno_text()};
+  const file_handle handle(fd);
+  struct stat before {};
+  if (::fstat(fd, &before) != 0 || !S_ISREG(before.st_mode)) {
+    return error{file.string() + " is not a regular file"};
+  }
+  const auto size = static_cast<std::uint64_t>(before.st_size);
+  if (size > protocol::max_file_bytes) return error{file.string() + " is larger than 128 GiB"};
+
+  protocol::manifest m;
+  m.name = file.filename().string();
+  if (!protocol::is_safe_file_name(m.name)) {
+    return error{"the file name '" + protocol::printable_name(m.name) + "' cannot be shared"};
+  }
+  m.size = size;
+  m.chunk_size = protocol::chunk_size_for(size);
+  const std::size_t chunks = (size + m.chunk_size - 1) / m.chunk_size;
+  m.chunk_hashes.resize(chunks);
+  std::vector<std::uint8_t> buffer(m.chunk_size);
+  for (std::size_t i = 0; i < chunks; ++i) {
+    const auto length = m.chunk_length(i);
+    if (!read_fully(fd, buffer.data(), m.chunk_offset(i), length)) {
+      return error{"cannot read " + file.string() + ": it shrank or failed while hashing"};
+    }
+    m.chunk_hashes[i] = protocol::sha256({buffer.data(), length});
+  }
+  struct stat after {};
+  if (::fstat(fd, &after) != 0 || !(stamp_from(after) == stamp_from(before))) {
+    return error{file.string() + " changed while it was being hashed"};
+  }
+  return std::pair{std::move(m), stamp_from(before)};
+}
+
+result<std::vector<std::uint8_t>> store::read_shared_chunk(const fs::path& file,
+                                                           const file_stamp& stamp,
+                                                           std::uint64_t offset,
+                                                           std::uint32_t length) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return error{"cannot read " + file.string() + ": " + errno_text()};
+  const file_handle handle(fd);
+  struct stat st {};
+  // A file edited after sharing no longer matches its manifest: refuse.
+  if (::fstat(fd, &st) != 0 || !(stamp_from(st) == stamp)) {
+    return error{file.string() + " changed since it was shared"};
+  }
+  return read_at(handle, offset, length);
+}
+
+result<std::vector<std::uint8_t>> store::read_at(const file_handle& file, std::uint64_t offset,
+                                                 std::uint32_t length) {
+  std::vector<std::uint8_t> data(length);
+  if (!read_fully(file.fd(), data.data(), offset, length)) {
+    return error{"short read at offset " + std::to_string(offset)};
+  }
+  return data;
+}
+
+result<std::monostate> store::write_at(const file_handle& file, std::uint64_t offset,
+                                       std::span<const std::uint8_t> data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const auto n = ::pwrite(file.fd(), data.data() + done, data.size() - done,
+                            static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return error{"cannot write the download: " + errno_text()};
+    done += static_cast<std::size_t>(n);
+  }
+  return std::monostate{};
+}
+
+result<std::monostate> store::open_partial(content& c, bool create) {
+  const int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
+  const int data_fd = ::open(c.partial_path().c_str(), flags, 0644);
+  if (data_fd < 0) return error{"cannot open " + c.partial_path().string() + ": " + errno_text()};
+  c.partial = std::make_shared<file_handle>(data_fd);
+  if (create && ::ftruncate(data_fd, static_cast<off_t>(c.manifest.size)) != 0) {
+    return error{"cannot size " + c.partial_path().string() + ": " + errno_text()};
+  }
+  const int map_fd = ::open(chunk_map_path(c.id).c_str(), flags, 0644);
+  if (map_fd < 0) return error{"cannot open the chunk map: " + errno_text()};
+  c.chunk_map = std::make_shared<file_handle>(map_fd);
+  if (create) {
+    if (::ftruncate(map_fd, static_cast<off_t>(c.manifest.chunk_count())) != 0) {
+      return error{"cannot size the chunk map: " + errno_text()};
+    }
+    return std::monostate{};
+  }
+  // Resume: one byte per chunk, 1 = verified and written.
+  std::vector<std::uint8_t> flags_on_disk(c.manifest.chunk_count());
+  if (!flags_on_disk.empty() && !read_fully(map_fd, flags_on_disk.data(), 0,
+                                            static_cast<std::uint32_t>(flags_on_disk.size()))) {
+    return error{"the chunk map of " + protocol::to_hex(c.id) + " is truncated"};
+  }
+  c.have = chunk_set(c.manifest.chunk_count());
+  for (std::size_t i = 0; i < flags_on_disk.size(); ++i) {
+    if (flags_on_disk[i] == 1) c.have.set(i);
+  }
+  return std::monostate{};
+}
+
+result<std::monostate> store::load() {
+  std::error_code ec;
+  fs::create_directories(dir_ / "manifests", ec);
+  fs::create_directories(dir_ / "downloads", ec);
+  if (ec) return error{"cannot create " + (dir_ / "downloads").string() + ": " + ec.message()};
+  std::ifstream in(dir_ / "catalog.json");
+  if (!in) return std::monostate{};  // nothing shared yet
+  nlohmann::json entries;
+  try {
+    entries = nlohmann::json::parse(in);
+  } catch (const std::exception&) {
+    return error{(dir_ / "catalog.json").string() + " is corrupt"};
+  }
+  for (const auto& e : entries) {
+    content c;
+    try {
+      auto id = protocol::content_id_from_hex(e.at("id").get<std::string>());
+      if (!id) continue;
+      c.id = *id;
+      c.path = e.at("path").get<std::string>();
+      c.complete = e.at("complete").get<bool>();
+      c.stamp = {e.at("size").get<std::uint64_t>(), e.at("mtime_ns").get<std::int64_t>(),
+                 e.at("inode").get<std::uint64_t>()};
+    } catch (const std::exception&) {
+      continue;
+    }
+    std::ifstream manifest_in(manifest_path(c.id), std::ios::binary);
+    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(manifest_in)), {});
+    auto m = protocol::decode_manifest(bytes);
+    if (!m || protocol::id_of_encoded(bytes) != c.id) {
+      log_line(log_level::warn) << "dropping " << protocol::to_hex(c.id)
+                                << ": its manifest is missing or corrupt";
+      continue;
+    }
+    c.manifest = std::move(*m);
+    if (c.complete) {
+      const auto now = stamp_of(c.path);
+      if (!now || !(*now == c.stamp)) {
+        log_line(log_level::warn) << "no longer sharing " << c.path
+                                  << ": the file changed or vanished";
+        continue;
+      }
+      c.have = chunk_set(c.manifest.chunk_count(), true);
+    } else if (auto opened = open_partial(c, false); !opened) {
+      log_line(log_level::warn) << "dropping the download of " << c.path << ": "
+                                << opened.error_message();
+      continue;
+    }
+    items_.emplace(c.id, std::move(c));
+  }
+  return save_catalog();
+}
+
+result<std::monostate> store::save_catalog() const {
+  nlohmann::json entries = nlohmann::json::array();
+  for (const auto& [id, c] : items_) {
+    entries.push_back({{"id", protocol::to_hex(id)},
+                       {"name", c.manifest.name},
+                       {"path", c.path.string()},
+                       {"complete", c.complete},
+                       {"size", c.stamp.size},
+                       {"mtime_ns", c.stamp.mtime_ns},
+                       {"inode", c.stamp.inode}});
+  }
+  return write_file_atomically(dir_ / "catalog.json", entries.dump(1) + "\n", 0644);
+}
+
+result<std::monostate> store::add_shared(const protocol::manifest& m, const fs::path& file,
+                                         const file_stamp& stamp) {
+  const auto encoded = protocol::encode_manifest(m);
+  content c;
+  c.id = protocol::id_of_encoded(encoded);
+  c.manifest = m;
+  c.path = fs::absolute(file);
+  c.complete = true;
+  c.stamp = stamp;
+  c.have = chunk_set(m.chunk_count(), true);
+  const std::string bytes(encoded.begin(), encoded.end());
+  if (auto saved = write_file_atomically(manifest_path(c.id), bytes, 0644); !saved) return saved;
+  items_[c.id] = std::move(c);
+  return save_catalog();
+}
+
+result<std::monostate> store::add_download(const protocol::manifest& m, const fs::path& target) {
+  const auto encoded = protocol::encode_manifest(m);
+  content c;
+  c.id = protocol::id_of_encoded(encoded);
+  c.manifest = m;
+  c.path = target;
+  c.have = chunk_set(m.chunk_count());
+  const std::string bytes(encoded.begin(), encoded.end());
+  if (auto saved = write_file_atomically(manifest_path(c.id), bytes, 0644); !saved) return saved;
+  if (auto opened = open_partial(c, true); !opened) return opened;
+  items_[c.id] = std::move(c);
+  return save_catalog();
+}
+
+result<std::monostate> store::mark_chunk(const protocol::content_id& id, std::size_t index) {
+  auto* c = find(id);
+  if (!c || c->complete || !c->have.set(index)) return std::monostate{};
+  // The data is already in the partial file; this byte makes it count.
+  const std::uint8_t one = 1;
+  return write_at(*c->chunk_map, index, {&one, 1});
+}
+
+result<std::monostate> store::complete_download(const protocol::content_id& id) {
+  auto* c = find(id);
+  if (!c || c->complete) return error{"no download to complete"};
+  if (::fsync(c->partial->fd()) != 0) return error{"cannot flush the download: " + errno_text()};
+  std::error_code ec;
+  fs::rename(c->partial_path(), c->path, ec);
+  if (ec)
+    return error{"cannot rename the finished download to " + c->path.string() + ": " +
+                 ec.message()};
+  auto stamp = stamp_of(c->path);
+  if (!stamp) return error{stamp.error_message()};
+  c->complete = true;
+  c->stamp = *stamp;
+  c->partial.reset();
+  c->chunk_map.reset();
+  fs::remove(chunk_map_path(id), ec);
+  return save_catalog();
+}
+
+void store::remove(const protocol::content_id& id) {
+  items_.erase(id);
+  save_catalog();
+}
+
+}  // namespace peerlab::peer

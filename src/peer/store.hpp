@@ -1,0 +1,110 @@
+#pragma once
+// Storage: what this node holds, completely or partly, and the positional file
+// I/O behind it. Shared files are read in place (never copied); a download is
+// written into NAME.peerlab-partial next to its target and renamed into place
+// only when every chunk is verified. The catalog, the manifests and each
+// download's chunk map persist in the data directory, so a restarted node
+// shares the same files and resumes without fetching a verified chunk twice.
+//
+// The store object lives on the network thread. Its static functions do the
+// blocking I/O and are meant for the worker pool.
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "peer/chunk_set.hpp"
+#include "protocol/manifest.hpp"
+#include "protocol/result.hpp"
+
+namespace peerlab::peer {
+
+using protocol::error;
+using protocol::result;
+namespace fs = std::filesystem;
+
+// How a file looked when it was hashed: if any of this changes, its manifest
+// no longer describes it.
+struct file_stamp {
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::uint64_t inode = 0;
+  bool operator==(const file_stamp&) const = default;
+};
+
+// An open file descriptor, closed when the last user lets go (the pool may
+// still be writing when a download is cancelled).
+class file_handle {
+ public:
+  explicit file_handle(int fd) : fd_(fd) {}
+  ~file_handle();
+  file_handle(const file_handle&) = delete;
+  file_handle& operator=(const file_handle&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+struct content {
+  protocol::content_id id{};
+  protocol::manifest manifest;
+  fs::path path;  // complete: the shared file; partial: the download's target
+  bool complete = false;
+  file_stamp stamp;  // complete only
+  chunk_set have;
+  std::shared_ptr<file_handle> partial;    // partial only: the open partial file
+  std::shared_ptr<file_handle> chunk_map;  // partial only: one byte per chunk, 1 = verified
+
+  fs::path partial_path() const { return path.string() + ".peerlab-partial"; }
+};
+
+class store {
+ public:
+  explicit store(fs::path data_dir) : dir_(std::move(data_dir)) {}
+
+  // Reads the catalog, manifests and chunk maps left by an earlier run.
+  // Entries whose files vanished are dropped (and said so in the log).
+  result<std::monostate> load();
+
+  const std::map<protocol::content_id, content>& items() const { return items_; }
+  content* find(const protocol::content_id& id);
+
+  result<std::monostate> add_shared(const protocol::manifest& m, const fs::path& file,
+                                    const file_stamp& stamp);
+  // Creates the partial file (sparse, full size) and its chunk map.
+  result<std::monostate> add_download(const protocol::manifest& m, const fs::path& target);
+  // Records a verified chunk that the pool already wrote to the partial file.
+  result<std::monostate> mark_chunk(const protocol::content_id& id, std::size_t index);
+  // Renames the partial file into place; the content becomes shared.
+  result<std::monostate> complete_download(const protocol::content_id& id);
+  void remove(const protocol::content_id& id);
+
+  // Blocking helpers for the worker pool.
+  static result<file_stamp> stamp_of(const fs::path& file);
+  // Hashes a file into its manifest; fails if the file changes meanwhile.
+  static result<std::pair<protocol::manifest, file_stamp>> hash_file(const fs::path& file);
+  // Reads one chunk of a complete file, refusing if the file changed since `stamp`.
+  static result<std::vector<std::uint8_t>> read_shared_chunk(const fs::path& file,
+                                                             const file_stamp& stamp,
+                                                             std::uint64_t offset,
+                                                             std::uint32_t length);
+  static result<std::vector<std::uint8_t>> read_at(const file_handle& file, std::uint64_t offset,
+                                                   std::uint32_t length);
+  static result<std::monostate> write_at(const file_handle& file, std::uint64_t offset,
+                                         std::span<const std::uint8_t> data);
+
+ private:
+  result<std::monostate> save_catalog() const;
+  fs::path manifest_path(const protocol::content_id& id) const;
+  fs::path chunk_map_path(const protocol::content_id& id) const;
+  result<std::monostate> open_partial(content& c, bool create);
+
+  fs::path dir_;
+  std::map<protocol::content_id, content> items_;
+};
+
+}  // namespace peerlab::peer
