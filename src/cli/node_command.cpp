@@ -14,6 +14,7 @@
 #include "peer/data_dir.hpp"
 #include "peer/log.hpp"
 #include "peer/node.hpp"
+#include "peer/rate_limiter.hpp"
 
 namespace peerlab::cli {
 
@@ -26,7 +27,15 @@ struct node_options {
   std::vector<std::string> peers;
   std::string name;
   std::string log_level = "info";
+  std::string up_limit = "0";
+  std::string down_limit = "0";
 };
+
+// Checks a RATE option (bytes per second, e.g. 500KiB, 8MiB, 0 = unlimited).
+std::string check_rate(const std::string& text) {
+  const auto parsed = peer::parse_rate(text);
+  return parsed ? "" : parsed.error_message();
+}
 
 // Checks an IP:PORT option while CLI11 parses, so mistakes read clearly.
 std::string check_endpoint(const std::string& text) {
@@ -63,6 +72,8 @@ int run_node(const node_options& options) {
   peer::node_settings settings;
   settings.data_dir = dir;
   settings.listen = *protocol::parse_endpoint(options.listen);
+  settings.up_limit_bytes_per_second = *peer::parse_rate(options.up_limit);
+  settings.down_limit_bytes_per_second = *peer::parse_rate(options.down_limit);
   for (const auto& p : options.peers)
     settings.bootstrap_peers.push_back(*protocol::parse_endpoint(p));
   // Test-only fault switch: serve corrupted chunks, to prove downloaders reject them.
@@ -128,6 +139,13 @@ void add_node_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--peer", options->peers, "A peer to dial at start, IP:PORT (repeatable)")
       ->check(check_endpoint);
   cmd->add_option("--name", options->name, "A readable name (default: the directory's name)");
+  cmd->add_option("--up-limit", options->up_limit,
+                  "Upload rate limit, e.g. 500KiB, 8MiB (0 = none)")
+      ->check(check_rate)
+      ->capture_default_str();
+  cmd->add_option("--down-limit", options->down_limit, "Download rate limit (0 = none)")
+      ->check(check_rate)
+      ->capture_default_str();
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

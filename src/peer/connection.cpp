@@ -82,6 +82,8 @@ asio::awaitable<protocol::result<protocol::message>> connection::receive() {
     }
     bytes_received_ += n;
     decoder_.feed({read_buffer_.data(), n});
+    // Not reading for a while is how a receiver slows a TCP sender down.
+    if (down_limiter_) co_await down_limiter_->acquire(n);
     if (peer_hello_) read_deadline_ = clock::now() + settings_.idle_timeout;
   }
   co_return protocol::error{"connection closed"};
@@ -116,6 +118,8 @@ asio::awaitable<void> connection::write_loop() {
     for (const auto& frame : write_queue_)
       buffers.push_back(asio::buffer(frame));
     const std::size_t frames = buffers.size();
+    if (up_limiter_) co_await up_limiter_->acquire(asio::buffer_size(buffers));
+    if (!open_) break;
     writing_ = true;
     write_deadline_ = clock::now() + settings_.write_timeout;
     std::error_code ec;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "peer/rate_limiter.hpp"
 #include "peer/settings.hpp"
 #include "protocol/endpoint.hpp"
 #include "protocol/frame.hpp"
@@ -31,6 +32,12 @@ class connection : public std::enable_shared_from_this<connection> {
   using clock = std::chrono::steady_clock;
 
   connection(asio::ip::tcp::socket socket, direction dir, const connection_settings& settings);
+
+  // Node-wide token buckets for each direction (either may be null).
+  void set_rate_limiters(rate_limiter* up, rate_limiter* down) {
+    up_limiter_ = up;
+    down_limiter_ = down;
+  }
 
   // Starts the writer and the watchdog; the handshake deadline runs from here.
   void start();
@@ -88,6 +95,8 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::steady_timer watchdog_timer_;
   asio::steady_timer drained_signal_;  // fires after each completed write
 
+  rate_limiter* up_limiter_ = nullptr;
+  rate_limiter* down_limiter_ = nullptr;
   bool open_ = true;
   bool writing_ = false;
   clock::time_point connected_at_;

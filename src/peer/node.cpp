@@ -32,6 +32,8 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
       acceptor_(io),
       dial_timer_(io),
       exchange_timer_(io),
+      up_limiter_(io.get_executor(), settings_.up_limit_bytes_per_second),
+      down_limiter_(io.get_executor(), settings_.down_limit_bytes_per_second),
       table_(settings_.discovery),
       store_(settings_.data_dir),
       swarm_(io, store_, settings_.swarm) {}
@@ -95,8 +97,7 @@ asio::awaitable<void> node::accept_loop() {
       co_await pause.async_wait(redirect_error(use_awaitable, ec));
       continue;
     }
-    auto c =
-        std::make_shared<connection>(std::move(socket), direction::inbound, settings_.connection);
+    auto c = make_connection(std::move(socket), direction::inbound);
     if (handshaking_.size() >= settings_.max_handshakes ||
         established_.size() >= settings_.max_connections) {
       c->close("too many connections");
@@ -154,13 +155,18 @@ asio::awaitable<void> node::dial(protocol::endpoint target) {
     table_.dial_failed(target, clock::now());
     co_return;
   }
-  auto c =
-      std::make_shared<connection>(std::move(socket), direction::outbound, settings_.connection);
+  auto c = make_connection(std::move(socket), direction::outbound);
   log_line(log_level::debug) << "dialed " << c->four_tuple();
   handshaking_.insert(c);
   // Until the hello says otherwise, the peer listens where we dialed it.
   c->mark_dialed(target);
   co_await session(c);
+}
+
+std::shared_ptr<connection> node::make_connection(tcp::socket socket, direction dir) {
+  auto c = std::make_shared<connection>(std::move(socket), dir, settings_.connection);
+  c->set_rate_limiters(&up_limiter_, &down_limiter_);
+  return c;
 }
 
 asio::awaitable<void> node::peer_exchange_loop() {

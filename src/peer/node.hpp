@@ -82,6 +82,7 @@ class node {
   asio::awaitable<void> dial(protocol::endpoint target);
   asio::awaitable<void> peer_exchange_loop();
   asio::awaitable<void> session(std::shared_ptr<connection> c);
+  std::shared_ptr<connection> make_connection(asio::ip::tcp::socket socket, direction dir);
 
   // Validates a hello and registers the connection; false if it must close.
   bool admit(const std::shared_ptr<connection>& c, const protocol::hello& h);
@@ -102,6 +103,8 @@ class node {
   bool running_ = false;
   std::chrono::steady_clock::time_point started_at_;
 
+  rate_limiter up_limiter_;
+  rate_limiter down_limiter_;
   peer_table table_;
   store store_;
   swarm swarm_;

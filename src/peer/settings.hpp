@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -46,6 +47,8 @@ struct node_settings {
   protocol::endpoint listen = *protocol::parse_endpoint("127.0.0.1:7070");
   std::vector<protocol::endpoint> bootstrap_peers;  // --peer
   std::string name;
+  std::uint64_t up_limit_bytes_per_second = 0;  // whole node; 0 = unlimited
+  std::uint64_t down_limit_bytes_per_second = 0;
 
   std::size_t max_connections = 128;  // established peer connections
   std::size_t max_handshakes = 64;    // connections still in their handshake
