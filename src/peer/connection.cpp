@@ -14,6 +14,23 @@ namespace peerlab::peer {
 using asio::redirect_error;
 using asio::use_awaitable;
 
+namespace {
+// The buffers after skipping the first `offset` bytes.
+std::vector<asio::const_buffer> suffix(const std::vector<asio::const_buffer>& buffers,
+                                       std::size_t offset) {
+  std::vector<asio::const_buffer> rest;
+  for (const auto& b : buffers) {
+    if (offset >= b.size()) {
+      offset -= b.size();
+      continue;
+    }
+    rest.push_back(b + offset);
+    offset = 0;
+  }
+  return rest;
+}
+}  // namespace
+
 const char* to_string(direction d) {
   return d == direction::inbound ? "inbound" : "outbound";
 }
@@ -118,20 +135,31 @@ asio::awaitable<void> connection::write_loop() {
     for (const auto& frame : write_queue_)
       buffers.push_back(asio::buffer(frame));
     const std::size_t frames = buffers.size();
-    if (up_limiter_) co_await up_limiter_->acquire(asio::buffer_size(buffers));
-    if (!open_) break;
-    writing_ = true;
-    write_deadline_ = clock::now() + settings_.write_timeout;
+    const std::size_t total = asio::buffer_size(buffers);
+    // Under an upload limit, pay for and write the batch in small slices, so
+    // the peer sees a steady stream instead of long silences.
+    const std::size_t slice = up_limiter_ && up_limiter_->rate() > 0
+                                  ? std::max<std::size_t>(64 * 1024, up_limiter_->rate() / 20)
+                                  : total;
+    std::size_t sent = 0;
     std::error_code ec;
-    const std::size_t n =
-        co_await asio::async_write(socket_, buffers, redirect_error(use_awaitable, ec));
-    writing_ = false;
+    while (sent < total && open_ && !ec) {
+      const std::size_t n = std::min(slice, total - sent);
+      if (up_limiter_) co_await up_limiter_->acquire(n);
+      if (!open_) break;
+      writing_ = true;
+      write_deadline_ = clock::now() + settings_.write_timeout;
+      sent += co_await asio::async_write(socket_, suffix(buffers, sent), asio::transfer_exactly(n),
+                                         redirect_error(use_awaitable, ec));
+      writing_ = false;
+    }
+    bytes_sent_ += sent;
+    queued_bytes_ -= sent;
+    if (!open_) break;
     if (ec) {
       close(ec.message());
       break;
     }
-    bytes_sent_ += n;
-    queued_bytes_ -= n;
     write_queue_.erase(write_queue_.begin(),
                        write_queue_.begin() + static_cast<std::ptrdiff_t>(frames));
     drained_signal_.cancel();

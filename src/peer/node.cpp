@@ -76,6 +76,8 @@ void node::stop() {
   dial_timer_.cancel();
   exchange_timer_.cancel();
   swarm_.stop();
+  up_limiter_.stop();  // release writers waiting for tokens, so shutdown is prompt
+  down_limiter_.stop();
   for (auto* socket : dialing_)
     socket->close(ignored);
   // Copies: closing a connection ends its session, which edits these sets.

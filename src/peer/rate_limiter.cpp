@@ -1,8 +1,11 @@
 #include "peer/rate_limiter.hpp"
 
 #include <algorithm>
+#include <asio/cancellation_state.hpp>
+#include <asio/cancellation_type.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <list>
 #include <string>
@@ -142,6 +145,12 @@ std::chrono::nanoseconds token_bucket::take(std::size_t bytes, clock::time_point
   return to_wait(-balance_ / static_cast<double>(rate_));
 }
 
+void token_bucket::give_back(std::size_t bytes, clock::time_point now) {
+  if (rate_ == 0) return;
+  refill(now);
+  balance_ = std::min(balance_ + static_cast<double>(bytes), static_cast<double>(burst_));
+}
+
 void token_bucket::set_rate(std::uint64_t bytes_per_second, clock::time_point now) {
   refill(now);                   // settle what the old rate earned until now
   if (rate_ == 0) balance_ = 0;  // a limit switched on starts empty, like a new bucket
@@ -158,8 +167,13 @@ struct rate_limiter::state {
 
   asio::any_io_executor executor;
   token_bucket bucket;
-  std::list<asio::steady_timer*> sleepers;  // woken by set_rate()
-  bool destroyed = false;
+  std::list<asio::steady_timer*> sleepers;  // woken by set_rate() and stop()
+  bool stopped = false;
+
+  void wake_sleepers() {
+    for (auto* timer : sleepers)
+      timer->cancel();
+  }
 };
 
 namespace {
@@ -176,17 +190,24 @@ struct sleeper_entry {
 rate_limiter::rate_limiter(asio::any_io_executor executor, std::uint64_t bytes_per_second)
     : state_(std::make_shared<state>(std::move(executor), bytes_per_second)) {}
 
+// Sleepers go now instead of after their full wait: their connections are
+// being torn down with the node.
 rate_limiter::~rate_limiter() {
-  // Let sleepers go now instead of after their full wait: their connections
-  // are being torn down with the node.
-  state_->destroyed = true;
-  for (auto* timer : state_->sleepers)
-    timer->cancel();
+  stop();
+}
+
+void rate_limiter::stop() {
+  state_->stopped = true;
+  state_->wake_sleepers();
 }
 
 asio::awaitable<void> rate_limiter::acquire(std::size_t bytes) {
   // Only `s` is used after suspending: `this` may be gone by then.
   const std::shared_ptr<state> s = state_;
+  // A coroutine already cancelled would throw at its next async wait; it is
+  // not going to send anything anyway.
+  const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+  if (s->stopped || cancellation.cancelled() != asio::cancellation_type::none) co_return;
   const auto start = clock::now();
   const auto wait = s->bucket.take(bytes, start);
   if (wait <= std::chrono::nanoseconds::zero()) co_return;
@@ -200,9 +221,13 @@ asio::awaitable<void> rate_limiter::acquire(std::size_t bytes) {
     timer.expires_at(deadline);
     std::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec || s->destroyed) co_return;
-    // set_rate() woke us: what is left of our debt drains at the new rate.
+    if (!ec || s->stopped) co_return;
     const auto now = clock::now();
+    if (cancellation.cancelled() != asio::cancellation_type::none) {
+      s->bucket.give_back(bytes, now);
+      co_return;
+    }
+    // set_rate() woke us: what is left of our debt drains at the new rate.
     const auto new_rate = s->bucket.rate();
     if (new_rate == 0 || deadline <= now) co_return;
     const double left_seconds = std::chrono::duration<double>(deadline - now).count();
@@ -215,8 +240,7 @@ asio::awaitable<void> rate_limiter::acquire(std::size_t bytes) {
 void rate_limiter::set_rate(std::uint64_t bytes_per_second) {
   if (bytes_per_second == state_->bucket.rate()) return;
   state_->bucket.set_rate(bytes_per_second, clock::now());
-  for (auto* timer : state_->sleepers)
-    timer->cancel();
+  state_->wake_sleepers();
 }
 
 std::uint64_t rate_limiter::rate() const {

@@ -42,6 +42,10 @@ class token_bucket {
   // when unlimited or when the balance covers them.
   std::chrono::nanoseconds take(std::size_t bytes, clock::time_point now);
 
+  // Returns bytes that were taken but will never move (their wait was
+  // cancelled), so that they delay nobody after.
+  void give_back(std::size_t bytes, clock::time_point now);
+
   // The debt (or savings) carries over, in bytes, to the new rate.
   void set_rate(std::uint64_t bytes_per_second, clock::time_point now);
 
@@ -72,13 +76,20 @@ class rate_limiter {
   rate_limiter& operator=(const rate_limiter&) = delete;
 
   // Returns once `bytes` may be sent (or, for reads, once they may be read);
-  // at once when unlimited.
+  // at once when unlimited or stopped. Also returns early if the awaiting
+  // coroutine is cancelled (asio per-operation cancellation, e.g. a
+  // cancellation_signal bound with bind_cancellation_slot at co_spawn): the
+  // bytes then count as never sent, and later acquires do not pay for them.
   asio::awaitable<void> acquire(std::size_t bytes);
 
   // Also wakes current waiters, so a raised (or removed) limit applies to them
   // too instead of only to later transfers.
   void set_rate(std::uint64_t bytes_per_second);
   std::uint64_t rate() const;
+
+  // Releases every waiter now and lets all later acquires through: for
+  // shutdown, so that io_context::run() is not held up by a long wait.
+  void stop();
 
  private:
   struct state;

@@ -619,11 +619,10 @@ asio::awaitable<result<content_id>> swarm::share(fs::path file) {
   co_return id;
 }
 
-std::optional<content_id> swarm::resolve(const std::string& text) const {
-  if (auto full = protocol::content_id_from_hex(text)) return *full;
-  std::set<content_id> matches;
+std::set<content_id> swarm::matches(const std::string& prefix) const {
+  std::set<content_id> found;
   const auto consider = [&](const content_id& id) {
-    if (protocol::to_hex(id).starts_with(text)) matches.insert(id);
+    if (protocol::to_hex(id).starts_with(prefix)) found.insert(id);
   };
   for (const auto& [id, item] : store_.items())
     consider(id);
@@ -631,8 +630,15 @@ std::optional<content_id> swarm::resolve(const std::string& text) const {
     for (const auto& e : p->catalog)
       consider(e.id);
   }
-  if (matches.size() != 1) return std::nullopt;
-  return *matches.begin();
+  return found;
+}
+
+std::optional<content_id> swarm::resolve(const std::string& text) const {
+  if (auto full = protocol::content_id_from_hex(text)) return *full;
+  if (text.size() < 8) return std::nullopt;
+  const auto found = matches(text);
+  if (found.size() != 1) return std::nullopt;
+  return *found.begin();
 }
 
 result<content_id> swarm::get(const std::string& text, const fs::path& output,

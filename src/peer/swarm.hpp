@@ -78,6 +78,9 @@ class swarm {
   std::vector<transfer_info> transfers() const;
   std::optional<transfer_info> transfer(const protocol::content_id& id) const;
   std::vector<file_info> files() const;
+  // The known content ids (ours and our peers') that start with `prefix`.
+  std::set<protocol::content_id> matches(const std::string& prefix) const;
+  // The one id `id_or_prefix` names, if exactly one matches.
   std::optional<protocol::content_id> resolve(const std::string& id_or_prefix) const;
 
  private:

@@ -11,6 +11,7 @@ Also here: a minimal, independent implementation of the wire protocol
 """
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 PEERLAB = os.environ.get("PEERLAB_BIN", "")
@@ -90,9 +92,10 @@ def _die_with_parent():
         pass
 
 
-def run_cli(*args, timeout=30, env=None):
+def run_cli(*args, timeout=30, env=None, cwd=None):
     """Runs `peerlab ARGS...` to completion; returns the CompletedProcess (text)."""
-    return subprocess.run([PEERLAB, *args], capture_output=True, text=True, timeout=seconds(timeout), env=env)
+    return subprocess.run([PEERLAB, *args], capture_output=True, text=True, timeout=seconds(timeout), env=env,
+                          cwd=cwd)
 
 
 def cli_json(*args):
@@ -100,6 +103,63 @@ def cli_json(*args):
     if result.returncode != 0:
         raise AssertionError(f"peerlab {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
     return json.loads(result.stdout)
+
+
+class CliProcess:
+    """`peerlab ARGS...` running in the background (e.g. a `get` to watch).
+
+    stdout and stderr go to files, so a chatty process never blocks on a
+    full pipe; wait() returns a CompletedProcess like run_cli's.
+    """
+
+    def __init__(self, args, cwd=None, env=None, stderr=None):
+        self.args = [PEERLAB, *args]
+        self._out = tempfile.TemporaryFile()
+        self._err = tempfile.TemporaryFile() if stderr is None else None
+        self.proc = subprocess.Popen(self.args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
+                                     stderr=self._err if stderr is None else stderr, preexec_fn=_die_with_parent)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def poll(self):
+        return self.proc.poll()
+
+    def wait(self, timeout):
+        """Waits (bounded) for the exit; kills the process and fails if it overruns."""
+        try:
+            self.proc.wait(timeout=seconds(timeout))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"{' '.join(self.args[1:])} did not finish within {seconds(timeout):.0f}s; "
+                                 f"stderr so far: {self._read(self._err)[-2000:]!r}")
+        result = subprocess.CompletedProcess(self.args, self.proc.returncode, self._read(self._out),
+                                             self._read(self._err))
+        self._close()
+        return result
+
+    def kill(self):
+        """SIGKILL by PID if still running; never raises."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            self.proc.wait()
+        self._close()
+
+    def _close(self):
+        for f in (self._out, self._err):
+            if f is not None and not f.closed:
+                f.close()
+
+    @staticmethod
+    def _read(f):
+        if f is None or f.closed:
+            return ""
+        f.seek(0)
+        return f.read().decode(errors="replace")
 
 
 def split_endpoint(text):
@@ -113,11 +173,57 @@ def http_get_json(url, timeout=10):
         return json.loads(response.read().decode())
 
 
+def http_post_json(url, body, token=None, timeout=10):
+    """POSTs JSON; returns (status, parsed JSON body or None), also for error statuses."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=seconds(timeout)) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw.decode())
+    except ValueError:
+        return status, None
+
+
+# ---------------------------------------------------------------- files
+
+MiB = 1024 * 1024
+HASH_BLOCK_BYTES = 8 * MiB
+
+
+def write_random_file(path, size, block=HASH_BLOCK_BYTES):
+    """Writes `size` random bytes to path; returns the path."""
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(block, left)
+            f.write(os.urandom(n))
+            left -= n
+    return path
+
+
+def sha256_file(path, block=HASH_BLOCK_BYTES):
+    """Hex SHA-256 of a file, read in 8 MiB blocks (fine for multi-GiB files)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(block)
+            if not data:
+                return digest.hexdigest()
+            digest.update(data)
+
+
 class Node:
     """One `peerlab node` process, its data directory and its log file."""
 
-    def __init__(self, data_dir, listen, http, peers=(), name=None, log_level=None, extra=()):
+    def __init__(self, data_dir, listen, http, peers=(), name=None, log_level=None, extra=(), env=None):
         self.dir = str(data_dir)
+        self.env = dict(env or {})  # added to the test's environment
         self.listen_arg = listen
         self.http_arg = http
         self.peer_args = list(peers)
@@ -152,7 +258,8 @@ class Node:
         self._log_file = open(self.log_path, "wb")
         self.info = None
         self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+                                     env=dict(os.environ, **self.env) if self.env else None)
         return self
 
     def start(self, timeout=15):
@@ -269,6 +376,50 @@ class Node:
     def peer_by_id(self):
         return {p["id"]: p for p in self.peers()}
 
+    # -- files and transfers
+
+    def share(self, path, timeout=600):
+        """`peerlab share PATH`; returns the content id it prints."""
+        result = run_cli("share", path, "--dir", self.dir, timeout=timeout)
+        if result.returncode != 0:
+            self.assert_alive()
+            raise AssertionError(f"peerlab share {path} on {self.name} exited {result.returncode}: "
+                                 f"{result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def get_args(self, file_id, output=None, quiet=False):
+        args = ["get", file_id, "--dir", self.dir]
+        if output is not None:
+            args += ["-o", str(output)]
+        if quiet:
+            args.append("--quiet")
+        return args
+
+    def get(self, file_id, output=None, quiet=False, cwd=None, timeout=120):
+        """`peerlab get` to completion; returns the CompletedProcess."""
+        return run_cli(*self.get_args(file_id, output, quiet), cwd=cwd, timeout=timeout)
+
+    def start_get(self, file_id, output=None, quiet=False, cwd=None, stderr=None):
+        """`peerlab get` in the background; returns a CliProcess."""
+        return CliProcess(self.get_args(file_id, output, quiet), cwd=cwd, stderr=stderr)
+
+    def files(self):
+        return self._query("files")
+
+    def file_entry(self, file_id):
+        """This node's `files --json` entry for file_id, or None."""
+        return next((f for f in self.files() if f["id"] == file_id), None)
+
+    def transfer(self, file_id):
+        return self.api(f"/api/transfers/{file_id}")
+
+    def transfers(self):
+        return self.api("/api/transfers")
+
+    def post(self, path, body, token=True):
+        """POSTs to the node's API, with its token unless token=False."""
+        return http_post_json(f"http://{self.http}{path}", body, self.info["token"] if token else None)
+
     # -- diagnostics
 
     def log(self):
@@ -337,7 +488,12 @@ class NodeTestCase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix=f"peerlab-e2e-{self._testMethodName}-")
         self.nodes = []
+        self.processes = []  # background CliProcesses, killed by PID in cleanup
         self.addCleanup(self._cleanup)
+
+    def cli_process(self, process):
+        self.processes.append(process)
+        return process
 
     def node(self, name, listen, http, peers=(), **kwargs):
         node = Node(os.path.join(self.tmp, name), listen, http, peers=peers, name=name, **kwargs)
@@ -348,6 +504,8 @@ class NodeTestCase(unittest.TestCase):
         return test_failed(self)
 
     def _cleanup(self):
+        for process in self.processes:
+            process.kill()
         for node in self.nodes:
             node.kill()
         if self._failed():
@@ -388,7 +546,7 @@ def main():
 
 MAGIC = 0x504C4142  # "PLAB"
 VERSION = 1
-MAX_FRAME_BYTES = 2 * 1024 * 1024
+MAX_FRAME_BYTES = 4 * 1024 * 1024 + 4096  # the largest chunk (4 MiB) plus its fields: docs/protocol.md
 HELLO, GET_PEERS, PEERS, KEEPALIVE = 1, 2, 3, 4
 LITTLE_ENDIAN = 1
 

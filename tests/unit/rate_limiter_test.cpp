@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -214,6 +216,18 @@ TEST(TokenBucket, SwitchingToUnlimitedAndBackStartsAFreshLimit) {
   EXPECT_NEAR(seconds(bucket.take(1 * MiB, now)), 1.0, 1e-6);
 }
 
+TEST(TokenBucket, BytesGivenBackDelayNobodyAfter) {
+  token_bucket bucket(1 * MiB);
+  const auto now = clock::now();
+  EXPECT_NEAR(seconds(bucket.take(1 * MiB, now)), 1.0, 1e-6);
+  bucket.give_back(1 * MiB, now);  // that wait was cancelled: nothing was sent
+  EXPECT_NEAR(seconds(bucket.take(512 * KiB, now)), 0.5, 1e-6);
+  // Giving back never saves up more than the burst.
+  bucket.give_back(100 * MiB, now);
+  EXPECT_EQ(bucket.take(64 * KiB, now), 0ns);
+  EXPECT_GT(bucket.take(1, now), 0ns);
+}
+
 TEST(TokenBucket, TimeGoingBackwardsAddsNoCredit) {
   token_bucket bucket(1 * MiB);
   const auto now = clock::now();
@@ -296,6 +310,55 @@ TEST(RateLimiter, RaisingTheLimitShortensCurrentWaits) {
   later.async_wait([&](std::error_code) { limiter.set_rate(1 * MiB); });
   io.run_for(30s);
   EXPECT_TRUE(done);
+}
+
+TEST(RateLimiter, StopReleasesWaitersAndLetsLaterAcquiresThrough) {
+  // What a node does on shutdown: io_context::run() must not wait out a debt.
+  asio::io_context io;
+  rate_limiter limiter(io.get_executor(), 1 * KiB);
+  int done = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await limiter.acquire(1 * MiB);
+        ++done;
+        co_await limiter.acquire(1 * MiB);
+        ++done;
+      },
+      asio::detached);
+  asio::steady_timer later(io, 20ms);
+  later.async_wait([&](std::error_code) { limiter.stop(); });
+  io.run_for(30s);
+  EXPECT_EQ(done, 2);
+  EXPECT_TRUE(io.stopped());  // nothing left pending
+}
+
+TEST(RateLimiter, CancellingTheAwaitingCoroutineReleasesItAndRefundsItsBytes) {
+  asio::io_context io;
+  rate_limiter limiter(io.get_executor(), 1 * KiB);
+  asio::cancellation_signal cancel;
+  bool cancelled_done = false;
+  bool next_done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await limiter.acquire(1 * MiB);  // 1024 s unless cancelled
+        cancelled_done = true;
+        // Without the refund this would pay for the cancelled mebibyte.
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+              co_await limiter.acquire(100);
+              next_done = true;
+            },
+            asio::detached);
+      },
+      asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+  asio::steady_timer later(io, 20ms);
+  later.async_wait([&](std::error_code) { cancel.emit(asio::cancellation_type::terminal); });
+  io.run_for(30s);
+  EXPECT_TRUE(cancelled_done);
+  EXPECT_TRUE(next_done);
 }
 
 TEST(RateLimiter, DestroyingTheLimiterReleasesItsWaiters) {
