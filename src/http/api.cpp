@@ -126,9 +126,20 @@ response get(const api_context& ctx, const json& body) {
       (!directory.empty() && !directory.is_absolute())) {
     return error_response(400, "output and directory must be absolute paths");
   }
-  if (output.empty() && directory.empty())
+  if (output.empty() && directory.empty()) {
     return error_response(400, "give an output or a directory");
-  auto id = ctx.node.transfers().get(text("id"), output, directory);
+  }
+  const auto wanted = text("id");
+  const bool hex = wanted.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!hex || wanted.size() < 8 || wanted.size() > 64) {
+    return error_response(
+        400, "a content id is 64 lowercase hex digits (or a unique prefix of at least 8)");
+  }
+  if (ctx.node.transfers().matches(wanted).size() > 1) {
+    return error_response(400,
+                          "more than one content id starts with " + wanted + "; give more digits");
+  }
+  auto id = ctx.node.transfers().get(wanted, output, directory);
   if (!id) return error_response(404, id.error_message());
   return json_response(200, json{{"id", protocol::to_hex(*id)}}.dump());
 }

@@ -643,10 +643,6 @@ std::optional<content_id> swarm::resolve(const std::string& text) const {
 
 result<content_id> swarm::get(const std::string& text, const fs::path& output,
                               const fs::path& directory) {
-  const bool hex = !text.empty() && text.find_first_not_of("0123456789abcdef") == std::string::npos;
-  if (!hex || text.size() < 8 || text.size() > 64) {
-    return error{"a content id is 64 lowercase hex digits (or a unique prefix of at least 8)"};
-  }
   const auto id = resolve(text);
   if (!id) return error{"no known content id starts with " + text + " (or more than one does)"};
   if (const auto* item = store_.find(*id); item && item->complete) {
