@@ -23,18 +23,11 @@ server::server(asio::io_context& io, server_settings settings, handler handle)
     : io_(io), settings_(settings), handle_(std::move(handle)), acceptor_(io) {}
 
 protocol::result<std::monostate> server::start(const protocol::endpoint& listen) {
-  const auto endpoint = peer::to_asio(listen);
-  std::error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::error_code ignored;
-    acceptor_.close(ignored);
+  if (auto ec = peer::open_listening(acceptor_, listen)) {
     return protocol::error{"cannot serve HTTP on " + protocol::to_string(listen) + ": " +
                            ec.message()};
   }
+  std::error_code ec;
   local_ = peer::from_asio(acceptor_.local_endpoint(ec));
   running_ = true;
   asio::co_spawn(io_, accept_loop(), asio::detached);

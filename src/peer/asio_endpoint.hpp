@@ -1,5 +1,6 @@
 #pragma once
-// Converts between asio's socket addresses and the protocol's plain endpoint.
+// Converts between asio's socket addresses and the protocol's plain endpoint,
+// and opens passive sockets from them.
 
 #include <asio/ip/tcp.hpp>
 
@@ -35,6 +36,23 @@ inline asio::ip::tcp::endpoint to_asio(const protocol::endpoint& e) {
   asio::ip::address_v6::bytes_type bytes;
   std::copy_n(e.ip.begin(), bytes.size(), bytes.begin());
   return {asio::ip::address_v6(bytes), e.port};
+}
+
+// The passive socket: socket() → bind() → listen(). On failure the acceptor
+// is closed again and the error says why (e.g. address in use).
+inline std::error_code open_listening(asio::ip::tcp::acceptor& acceptor,
+                                      const protocol::endpoint& where) {
+  const auto endpoint = to_asio(where);
+  std::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::error_code ignored;
+    acceptor.close(ignored);
+  }
+  return ec;
 }
 
 }  // namespace peerlab::peer

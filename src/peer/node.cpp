@@ -40,19 +40,11 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
 
 protocol::result<std::monostate> node::start() {
   if (auto loaded = store_.load(); !loaded) return loaded;
-  // The passive socket: socket() → bind() → listen().
-  const auto endpoint = to_asio(settings_.listen);
-  std::error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::error_code ignored;
-    acceptor_.close(ignored);
+  if (auto ec = open_listening(acceptor_, settings_.listen)) {
     return protocol::error{"cannot listen on " + protocol::to_string(settings_.listen) + ": " +
                            ec.message()};
   }
+  std::error_code ec;
   listen_ = from_asio(acceptor_.local_endpoint(ec));  // port 0 became a real port
   running_ = true;
   started_at_ = clock::now();
