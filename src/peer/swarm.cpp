@@ -4,6 +4,7 @@
 #include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
+#include <tuple>
 
 #include "peer/log.hpp"
 
@@ -557,6 +558,7 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
 // ---------------------------------------------------------- maintenance ---
 
 asio::awaitable<void> swarm::maintenance_loop() {
+  auto last_file_check = clock::now();
   while (running_) {
     tick_.expires_after(500ms);
     std::error_code ec;
@@ -600,7 +602,35 @@ asio::awaitable<void> swarm::maintenance_loop() {
         d->recent.pop_front();
     }
     fill_all();
+    if (now - last_file_check >= settings_.file_check_interval) {
+      last_file_check = now;
+      co_await drop_changed_files();
+    }
   }
+}
+
+// A shared file edited or deleted in place no longer matches its manifest:
+// stop offering it rather than serve bytes that every downloader would reject.
+asio::awaitable<void> swarm::drop_changed_files() {
+  std::vector<std::tuple<content_id, fs::path, file_stamp>> shared;
+  for (const auto& [id, item] : store_.items()) {
+    if (item.complete) shared.emplace_back(id, item.path, item.stamp);
+  }
+  auto find_changed = [&] {
+    std::vector<content_id> changed;
+    for (const auto& [id, path, stamp] : shared) {
+      const auto now = store::stamp_of(path);
+      if (!now || !(*now == stamp)) changed.push_back(id);
+    }
+    return changed;
+  };
+  const auto changed = co_await on_pool(pool_, find_changed);
+  for (const auto& id : changed) {
+    log_line(log_level::warn) << "no longer sharing " << protocol::to_hex(id).substr(0, 12)
+                              << ": its file changed or vanished";
+    store_.remove(id);
+  }
+  if (!changed.empty()) broadcast_catalog();
 }
 
 // ------------------------------------------------------------------ API ---

@@ -88,6 +88,7 @@ class swarm {
   struct download;
 
   asio::awaitable<void> maintenance_loop();
+  asio::awaitable<void> drop_changed_files();
   asio::awaitable<void> upload_loop(protocol::node_id peer);
   asio::awaitable<void> receive_chunk(protocol::node_id peer, protocol::chunk m);
 

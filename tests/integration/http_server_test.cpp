@@ -101,6 +101,20 @@ TEST_F(HttpServer, ErrorsHaveTheRightStatus) {
   EXPECT_TRUE(big.starts_with("HTTP/1.1 431")) << big.substr(0, 40);
 }
 
+TEST_F(HttpServer, ActionsWithoutTheTokenAre401AndChangeNothing) {
+  const std::string body = R"({"path": "/etc/hostname"})";
+  const auto post = [&](const std::string& auth) {
+    return round_trip(web_, "POST /api/share HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + auth +
+                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                                body);
+  };
+  EXPECT_TRUE(post("").starts_with("HTTP/1.1 401"));
+  EXPECT_TRUE(post("Authorization: Bearer wrong\r\n").starts_with("HTTP/1.1 401"));
+  EXPECT_TRUE(post("Authorization: Bearer secretX\r\n").starts_with("HTTP/1.1 401"));
+  EXPECT_TRUE(h_.run([&] { return node_->transfers().files().empty(); }))
+      << "shared without the token";
+}
+
 TEST_F(HttpServer, SlowRequestIsCutOffWith408) {
   raw_client c(web_);
   const std::string partial = "GET /api/status HTTP/1.1\r\nHost: x\r\n";

@@ -152,5 +152,18 @@ TEST(Transfer, RestartedDownloaderKeepsEveryVerifiedChunk) {
   EXPECT_EQ(read_file(out), data);
 }
 
+TEST(Transfer, SharedFileChangedOnDiskIsNoLongerOffered) {
+  harness h;
+  auto s = h.settings("sharer");
+  s.swarm.file_check_interval = 200ms;
+  auto& sharer = h.add_node(s);
+  const auto file = write_file(h.temp_dir("f"), "notes.txt", random_bytes(1000, 4));
+  const auto id = share(h, sharer, file);
+  EXPECT_EQ(h.run([&] { return sharer.transfers().files().size(); }), 1u);
+  std::ofstream(file, std::ios::app) << "an edit after sharing";
+  EXPECT_TRUE(h.wait_until([&] { return sharer.transfers().files().empty(); }));
+  EXPECT_TRUE(h.run([&] { return sharer.transfers().matches(protocol::to_hex(id)).empty(); }));
+}
+
 }  // namespace
 }  // namespace peerlab::testing
