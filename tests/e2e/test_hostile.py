@@ -138,7 +138,7 @@ class HostileClientsTest(unittest.TestCase):
         with self.hostile() as client:
             client.send_ignoring_reset((e2e.MAX_FRAME_BYTES + 1).to_bytes(4, "big") + b"\x01\x01")
             self.assertLess(client.wait_closed(SILENT_CLOSE_DEADLINE_S), PROMPT_CLOSE_S,
-                            "a length prefix above 2 MiB must be refused at once")
+                            "a length prefix above the frame maximum must be refused at once")
             self.assert_healthy([client.endpoint])
 
     def test_frame_cut_off_half_way_then_closed(self):
