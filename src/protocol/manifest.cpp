@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "protocol/byte_streams.hpp"
+#include "protocol/hex.hpp"
 
 namespace peerlab::protocol {
 
@@ -161,30 +162,12 @@ content_id id_of_encoded(std::span<const std::uint8_t> encoded_manifest) {
 }
 
 std::string to_hex(const content_id& id) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(id.size() * 2);
-  for (auto b : id) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0xf]);
-  }
-  return out;
+  return to_hex(std::span<const std::uint8_t>(id));
 }
 
 result<content_id> content_id_from_hex(std::string_view hex) {
   content_id id{};
-  if (hex.size() != id.size() * 2) return error{"content id must be 64 hex digits"};
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    const int hi = nibble(hex[2 * i]);
-    const int lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return error{"content id must be 64 lowercase hex digits"};
-    id[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
+  if (!from_hex(hex, id)) return error{"a content id is 64 lowercase hex digits"};
   return id;
 }
 

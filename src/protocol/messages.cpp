@@ -343,31 +343,9 @@ std::string_view type_name(const message& m) {
   return names[m.index()];
 }
 
-std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (auto b : bytes) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 0xf]);
-  }
-  return out;
-}
-
 result<node_id> node_id_from_hex(std::string_view hex) {
   node_id id{};
-  if (hex.size() != id.size() * 2) return error{"node id must be 32 hex digits"};
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < id.size(); ++i) {
-    const int hi = nibble(hex[2 * i]);
-    const int lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return error{"node id must be 32 lowercase hex digits"};
-    id[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
+  if (!from_hex(hex, id)) return error{"a node id is 32 lowercase hex digits"};
   return id;
 }
 

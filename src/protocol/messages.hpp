@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "protocol/endpoint.hpp"
+#include "protocol/hex.hpp"
 #include "protocol/manifest.hpp"
 #include "protocol/result.hpp"
 
@@ -25,7 +26,6 @@ inline constexpr std::size_t max_catalog_entries = 1000;
 
 using node_id = std::array<std::uint8_t, 16>;
 
-std::string to_hex(std::span<const std::uint8_t> bytes);
 result<node_id> node_id_from_hex(std::string_view hex);
 
 enum class message_type : std::uint8_t {
