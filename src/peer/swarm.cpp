@@ -408,18 +408,21 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
     co_return;
   }
   const bool cancelled = request->second.cancelled;
-  if (!cancelled) --d->requested[m.index];
   requests->erase(request);
   const auto* item = store_.find(d->id);
-  if (cancelled || !item || d->state != "downloading" || item->have.has(m.index)) {
+  if (cancelled || !item || d->state != "downloading" || item->have.has(m.index) ||
+      m.data.size() != d->manifest.chunk_length(m.index)) {
+    if (!cancelled) --d->requested[m.index];
+    if (!cancelled && item && m.data.size() != d->manifest.chunk_length(m.index)) {
+      ++d->rejected;
+      ban(*p, "sent chunk " + std::to_string(m.index) + " with the wrong length");
+      co_return;
+    }
     fill_requests(*d, *p);
     co_return;  // answered by someone else in the meantime
   }
-  if (m.data.size() != d->manifest.chunk_length(m.index)) {
-    ++d->rejected;
-    ban(*p, "sent chunk " + std::to_string(m.index) + " with the wrong length");
-    co_return;
-  }
+  // The chunk stays counted as requested while it is verified, so nobody
+  // asks for it again in the meantime.
 
   // Verify, then write: nothing unverified ever reaches the disk.
   ++d->writing;
@@ -436,6 +439,7 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
   if (again == downloads_.end()) co_return;
   d = again->second.get();
   --d->writing;
+  --d->requested[m.index];
   p = peers_.contains(peer) ? peers_[peer].get() : nullptr;
 
   if (outcome == "bad") {
@@ -446,6 +450,8 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
     co_return;
   }
   if (!outcome.empty()) co_return fail(*d, outcome);
+  item = store_.find(d->id);
+  if (!item || item->have.has(m.index)) co_return;  // an endgame twin was verified first
   if (auto marked = store_.mark_chunk(d->id, m.index); !marked)
     co_return fail(*d, marked.error_message());
 

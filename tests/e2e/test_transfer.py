@@ -13,6 +13,7 @@ import json
 import os
 import pty
 import re
+import select
 import signal
 import sys
 import threading
@@ -353,13 +354,18 @@ class TransferTest(e2e.NodeTestCase):
         # ben downloads with stderr on a terminal: a bar redrawn with \r, ending at 100%.
         master, slave = pty.openpty()
         drawn = []
-        reader = threading.Thread(target=self.read_pty, args=(master, drawn), daemon=True)
+        finished = threading.Event()
+        reader = threading.Thread(target=self.read_pty, args=(master, drawn, finished), daemon=True)
         reader.start()
         cwd = self.out_dir("ben-cwd")
         get = self.cli_process(ben.start_get(file_id[:8], cwd=cwd, stderr=slave))
-        os.close(slave)
         result = get.wait(GET_DEADLINE_S)
+        # Keep our end of the terminal open until everything written is read:
+        # once the last slave closes, Linux may drop what the master has not read.
+        finished.set()
         reader.join(10)
+        os.close(slave)
+        os.close(master)
         self.assert_get_succeeded(result, "get with stderr on a terminal")
         self.assertEqual(e2e.sha256_file(os.path.join(cwd, "notes.pdf")), digest)
         screen = b"".join(drawn).decode(errors="replace")
@@ -390,16 +396,21 @@ class TransferTest(e2e.NodeTestCase):
         self.assertEqual(sum(sources.values()), transfers[0]["chunks_total"])
 
     @staticmethod
-    def read_pty(master, out):
+    def read_pty(master, out, finished):
+        """Reads the terminal until `finished` is set and it has gone quiet."""
         while True:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                if finished.is_set():
+                    break
+                continue
             try:
                 data = os.read(master, 65536)
-            except OSError:  # EIO: the last writer closed the terminal
+            except OSError:
                 break
             if not data:
                 break
             out.append(data)
-        os.close(master)
 
 
 if __name__ == "__main__":
