@@ -74,6 +74,7 @@ struct swarm::download {
   std::map<node_id, std::map<std::uint32_t, request_state>> in_flight;
   std::vector<std::uint8_t> requested;  // outstanding requests per chunk
   std::size_t writing = 0;              // chunks on the pool being verified and written
+  std::vector<bool> verifying;          // per chunk: a copy is on the pool right now
   std::size_t resumed = 0;
   std::size_t fetched = 0;
   std::size_t rejected = 0;
@@ -284,6 +285,7 @@ void swarm::begin_download(download& d, protocol::manifest m) {
   d.picker = std::make_unique<piece_picker>(d.manifest.chunk_count());
   d.requested.assign(d.manifest.chunk_count(), 0);
   d.chunk_sources.assign(d.manifest.chunk_count(), "");
+  d.verifying.assign(d.manifest.chunk_count(), false);
   d.resumed = item->have.count();
   log_line(log_level::info) << "downloading " << d.name << " ("
                             << protocol::to_hex(d.id).substr(0, 12) << ", "
@@ -349,7 +351,8 @@ void swarm::fill_requests(download& d, peer_state& p) {
     return std::count_if(mine.begin(), mine.end(),
                          [](const auto& r) { return !r.second.cancelled; });
   };
-  std::vector<bool> asked_here(d.manifest.chunk_count(), false);
+  // A chunk being verified needs no second copy, not even in the endgame.
+  std::vector<bool> asked_here = d.verifying;
   for (const auto& [index, r] : mine)
     asked_here[index] = true;
   while (static_cast<std::size_t>(active()) < settings_.requests_per_peer) {
@@ -426,6 +429,7 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
 
   // Verify, then write: nothing unverified ever reaches the disk.
   ++d->writing;
+  d->verifying[m.index] = true;
   const auto expected = d->manifest.chunk_hashes[m.index];
   const auto offset = d->manifest.chunk_offset(m.index);
   auto file = item->partial;
@@ -440,6 +444,7 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
   d = again->second.get();
   --d->writing;
   --d->requested[m.index];
+  d->verifying[m.index] = false;
   p = peers_.contains(peer) ? peers_[peer].get() : nullptr;
 
   if (outcome == "bad") {
@@ -451,7 +456,10 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
   }
   if (!outcome.empty()) co_return fail(*d, outcome);
   item = store_.find(d->id);
-  if (!item || item->have.has(m.index)) co_return;  // an endgame twin was verified first
+  if (!item || item->have.has(m.index)) {  // an endgame twin was verified first
+    finish(*d);
+    co_return;
+  }
   if (auto marked = store_.mark_chunk(d->id, m.index); !marked)
     co_return fail(*d, marked.error_message());
 
