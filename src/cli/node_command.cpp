@@ -9,8 +9,8 @@
 #include <filesystem>
 
 #include "cli/commands.hpp"
-#include "http/api.hpp"
 #include "http/server.hpp"
+#include "http/site.hpp"
 #include "peer/data_dir.hpp"
 #include "peer/log.hpp"
 #include "peer/node.hpp"
@@ -52,6 +52,19 @@ void raise_file_limit() {
   }
 }
 
+// The names under which browsers may reach our HTTP server (see host_check.hpp).
+std::vector<std::string> host_names() {
+  std::vector<std::string> names{"localhost"};
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') {
+    std::string name(host);
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    names.push_back(name);
+  }
+  return names;
+}
+
 int fail(const std::string& sentence) {
   std::fprintf(stderr, "peerlab: %s\n", sentence.c_str());
   return 1;
@@ -83,9 +96,12 @@ int run_node(const node_options& options) {
 
   asio::io_context io(1);  // one thread runs the whole network side
   peer::node node(io, settings, *id);
-  http::api_context context{node, {}, peer::random_hex(16)};
-  http::server web(io, {},
-                   [&context](http::request r) { return http::handle_api(context, std::move(r)); });
+  http::api_context context{node, {}, peer::random_hex(16), host_names()};
+  http::server_settings web_settings;
+  web_settings.upload_limit = &node.upload_limiter();
+  http::server web(io, web_settings, [&context](http::request r) {
+    return http::handle_request(context, std::move(r));
+  });
   // HTTP first: the node logs once it listens, and a failure must stay one line.
   if (auto started = web.start(*protocol::parse_endpoint(options.http)); !started) {
     return fail(started.error_message());

@@ -57,7 +57,9 @@ json files_json(const peer::node& node) {
                    {"name", f.name},
                    {"size", f.size},
                    {"holders", f.holders},
-                   {"local", f.local.empty() ? json(nullptr) : json(f.local)}});
+                   {"local", f.local.empty() ? json(nullptr) : json(f.local)},
+                   {"chunks", f.local.empty() ? json(nullptr) : json(f.chunks)},
+                   {"chunk_size", f.local.empty() ? json(nullptr) : json(f.chunk_size)}});
   }
   return out;
 }
@@ -79,7 +81,10 @@ json transfer_json(const peer::transfer_info& t, bool with_chunks) {
             {"peers", t.peers},
             {"eta_seconds", t.eta_seconds ? json(*t.eta_seconds) : json(nullptr)},
             {"sources", t.sources}};
-  if (with_chunks) j["chunk_sources"] = t.chunk_sources;
+  if (with_chunks) {
+    j["chunk_sources"] = t.chunk_sources;
+    j["chunk_map"] = t.chunk_map;
+  }
   return j;
 }
 

@@ -6,6 +6,7 @@
 #include <asio/awaitable.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "http/request.hpp"
 #include "http/response.hpp"
@@ -17,6 +18,7 @@ struct api_context {
   peer::node& node;
   protocol::endpoint http;  // where this HTTP server listens
   std::string token;        // required for POST
+  std::vector<std::string> host_names = {"localhost"};  // Host values that mean us
 };
 
 nlohmann::json status_json(const api_context& ctx);

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/endpoint.hpp"
+
 namespace peerlab::http {
 
 struct request {
@@ -14,6 +16,8 @@ struct request {
   int version_minor = 1;                                     // HTTP/1.0 or HTTP/1.1
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
+  protocol::endpoint local;   // the connection it came on: our end
+  protocol::endpoint remote;  // and the client's
 
   // The value of a header, or nullptr. Names are matched case-insensitively.
   const std::string* header(std::string_view name) const;

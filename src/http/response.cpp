@@ -83,10 +83,13 @@ std::string serialize(const response& r, bool keep_alive, bool head_only) {
   out += "Server: peerlab\r\n";
   for (const auto& [name, value] : r.headers)
     out += name + ": " + value + "\r\n";
-  out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  const std::uint64_t length = r.file ? r.file->length : r.body.size();
+  // 304 and 204 have no body; 304 keeps no length either (RFC 9110 §8.6).
+  if (r.status != 304 && r.status != 204)
+    out += "Content-Length: " + std::to_string(length) + "\r\n";
   out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   out += "\r\n";
-  if (!head_only) out += r.body;
+  if (!head_only && !r.file) out += r.body;
   return out;
 }
 

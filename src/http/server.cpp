@@ -1,5 +1,10 @@
 #include "http/server.hpp"
 
+#include <sys/sendfile.h>
+
+#include <cerrno>
+#include <csignal>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -10,6 +15,8 @@
 
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
+#include "peer/rate_limiter.hpp"
+#include "peer/store.hpp"
 
 namespace peerlab::http {
 
@@ -27,6 +34,9 @@ protocol::result<std::monostate> server::start(const protocol::endpoint& listen)
     return protocol::error{"cannot serve HTTP on " + protocol::to_string(listen) + ": " +
                            ec.message()};
   }
+  // sendfile(2) has no MSG_NOSIGNAL: a client that hangs up mid-file would
+  // kill the whole process with SIGPIPE. Make it an EPIPE error instead.
+  ::signal(SIGPIPE, SIG_IGN);
   std::error_code ec;
   local_ = peer::from_asio(acceptor_.local_endpoint(ec));
   running_ = true;
@@ -70,6 +80,9 @@ asio::awaitable<void> server::accept_loop() {
 asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
   asio::steady_timer timer(io_);
   request_parser parser(settings_.limits);
+  std::error_code endpoint_error;
+  const auto local = peer::from_asio(socket->local_endpoint(endpoint_error));
+  const auto remote = peer::from_asio(socket->remote_endpoint(endpoint_error));
   std::string pending;  // bytes read but not yet parsed (pipelined requests)
   std::array<char, 16 * 1024> buffer;
   bool open = true;
@@ -126,6 +139,8 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
       break;
     }
     request req = parser.take();
+    req.local = local;
+    req.remote = remote;
     const bool keep_alive = req.keep_alive();
     const bool head = req.method == "HEAD";
     response resp;
@@ -137,12 +152,54 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
       resp = error_response(500, "internal error");
     }
     const auto bytes = serialize(resp, keep_alive && running_, head);
-    if (!co_await write(bytes) || !keep_alive) break;
+    if (!co_await write(bytes)) break;
+    if (resp.file && !head && !co_await send_file(*socket, *resp.file, timer)) break;
+    if (!keep_alive) break;
   }
   std::error_code ignored;
   socket->shutdown(tcp::socket::shutdown_both, ignored);
   socket->close(ignored);
   clients_.erase(socket);
+}
+
+// Streams a file with sendfile(2): the kernel moves page-cache pages into the
+// socket, no copy through our memory. The socket is non-blocking, so each
+// call sends what fits in its send buffer; when it is full we wait until it
+// drains (at most the write timeout). Under an upload limit the file goes in
+// slices, each paid for before the next is sent.
+asio::awaitable<bool> server::send_file(tcp::socket& socket, const file_body& body,
+                                        asio::steady_timer& timer) {
+  constexpr std::uint64_t limited_slice = 64 * 1024;
+  auto* limit = settings_.upload_limit;
+  std::error_code ec;
+  socket.native_non_blocking(true, ec);
+  if (ec) co_return false;
+  auto offset = static_cast<off_t>(body.offset);
+  std::uint64_t remaining = body.length;
+  while (remaining > 0 && running_) {
+    const bool limited = limit && limit->rate() > 0;
+    const auto slice = static_cast<std::size_t>(std::min(remaining, limited ? limited_slice : remaining));
+    const auto sent = ::sendfile(socket.native_handle(), body.file->fd(), &offset, slice);
+    if (sent > 0) {
+      remaining -= static_cast<std::uint64_t>(sent);
+      if (limited) co_await limit->acquire(static_cast<std::size_t>(sent));
+      continue;
+    }
+    if (sent == 0) {
+      // The file is shorter than when it was opened: the length we promised
+      // cannot be kept, so the client must see the connection end.
+      peer::log_line(peer::log_level::warn) << "http: a served file shrank while being sent";
+      co_return false;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
+    timer.expires_after(settings_.write_timeout);
+    const auto ready = co_await (socket.async_wait(tcp::socket::wait_write,
+                                                   redirect_error(use_awaitable, ec)) ||
+                                 timer.async_wait(use_awaitable));
+    if (ready.index() != 0 || ec) co_return false;
+  }
+  co_return remaining == 0;
 }
 
 }  // namespace peerlab::http

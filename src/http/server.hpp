@@ -6,6 +6,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -17,6 +18,10 @@
 #include "protocol/endpoint.hpp"
 #include "protocol/result.hpp"
 
+namespace peerlab::peer {
+class rate_limiter;
+}
+
 namespace peerlab::http {
 
 using namespace std::chrono_literals;
@@ -27,6 +32,7 @@ struct server_settings {
   std::chrono::steady_clock::duration write_timeout = 30s;
   std::size_t max_connections = 256;
   parser_limits limits;
+  peer::rate_limiter* upload_limit = nullptr;  // file bodies share the node's upload limit
 };
 
 // Handlers may wait (hashing a shared file takes a while) without blocking
@@ -45,6 +51,8 @@ class server {
  private:
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(std::shared_ptr<asio::ip::tcp::socket> socket);
+  asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket, const file_body& body,
+                                  asio::steady_timer& timer);
 
   asio::io_context& io_;
   server_settings settings_;

@@ -75,6 +75,8 @@ class node {
   const swarm& transfers() const { return swarm_; }
   std::vector<connection_info> connections() const;
   std::vector<known_peer_info> known_peers() const;
+  // The node-wide upload limit, which the HTTP server honours as well.
+  rate_limiter& upload_limiter() { return up_limiter_; }
 
  private:
   asio::awaitable<void> accept_loop();

@@ -100,19 +100,26 @@ result<std::pair<protocol::manifest, file_stamp>> store::hash_file(const fs::pat
   return std::pair{std::move(m), stamp_from(before)};
 }
 
-result<std::vector<std::uint8_t>> store::read_shared_chunk(const fs::path& file,
-                                                           const file_stamp& stamp,
-                                                           std::uint64_t offset,
-                                                           std::uint32_t length) {
+result<std::shared_ptr<file_handle>> store::open_shared(const fs::path& file,
+                                                        const file_stamp& stamp) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return error{"cannot read " + file.string() + ": " + errno_text()};
-  const file_handle handle(fd);
+  auto handle = std::make_shared<file_handle>(fd);
   struct stat st {};
   // A file edited after sharing no longer matches its manifest: refuse.
   if (::fstat(fd, &st) != 0 || !(stamp_from(st) == stamp)) {
     return error{file.string() + " changed since it was shared"};
   }
-  return read_at(handle, offset, length);
+  return handle;
+}
+
+result<std::vector<std::uint8_t>> store::read_shared_chunk(const fs::path& file,
+                                                           const file_stamp& stamp,
+                                                           std::uint64_t offset,
+                                                           std::uint32_t length) {
+  const auto handle = open_shared(file, stamp);
+  if (!handle) return error{handle.error_message()};
+  return read_at(**handle, offset, length);
 }
 
 result<std::vector<std::uint8_t>> store::read_at(const file_handle& file, std::uint64_t offset,

@@ -87,6 +87,9 @@ class store {
   static result<file_stamp> stamp_of(const fs::path& file);
   // Hashes a file into its manifest; fails if the file changes meanwhile.
   static result<std::pair<protocol::manifest, file_stamp>> hash_file(const fs::path& file);
+  // Opens a complete file for reading, refusing if it changed since `stamp`.
+  static result<std::shared_ptr<file_handle>> open_shared(const fs::path& file,
+                                                          const file_stamp& stamp);
   // Reads one chunk of a complete file, refusing if the file changed since `stamp`.
   static result<std::vector<std::uint8_t>> read_shared_chunk(const fs::path& file,
                                                              const file_stamp& stamp,

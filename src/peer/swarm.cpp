@@ -726,7 +726,8 @@ transfer_info swarm::info_of(const download& d) const {
   t.state = d.state;
   t.error = d.error;
   t.chunks_total = d.manifest.chunk_count();
-  if (const auto* item = store_.find(d.id)) {
+  const auto* item = store_.find(d.id);
+  if (item) {
     t.chunks_done = item->have.count();
     for (std::size_t i = 0; i < item->have.size(); ++i) {
       if (item->have.has(i)) t.bytes_done += d.manifest.chunk_length(i);
@@ -753,6 +754,15 @@ transfer_info swarm::info_of(const download& d) const {
     t.peers += !requests.empty();
   t.sources = d.sources;
   t.chunk_sources = d.chunk_sources;
+  t.chunk_map.assign(t.chunks_total, '0');
+  for (std::size_t i = 0; i < t.chunk_map.size(); ++i) {
+    if (d.state == "complete" || (item && item->have.has(i))) {
+      t.chunk_map[i] = '1';
+    } else if ((i < d.requested.size() && d.requested[i] > 0) ||
+               (i < d.verifying.size() && d.verifying[i])) {
+      t.chunk_map[i] = '~';
+    }
+  }
   return t;
 }
 
@@ -772,8 +782,13 @@ std::optional<transfer_info> swarm::transfer(const content_id& id) const {
 std::vector<file_info> swarm::files() const {
   std::map<content_id, file_info> all;
   for (const auto& [id, item] : store_.items()) {
-    all[id] = {protocol::to_hex(id), item.manifest.name, item.manifest.size, 1,
-               item.complete ? "complete" : "partial"};
+    all[id] = {protocol::to_hex(id),
+               item.manifest.name,
+               item.manifest.size,
+               1,
+               item.complete ? "complete" : "partial",
+               item.manifest.chunk_count(),
+               item.manifest.chunk_size};
   }
   for (const auto& [pid, p] : peers_) {
     for (const auto& e : p->catalog) {
@@ -786,6 +801,12 @@ std::vector<file_info> swarm::files() const {
   for (auto& [id, f] : all)
     out.push_back(std::move(f));
   return out;
+}
+
+std::optional<local_file> swarm::complete_file(const content_id& id) const {
+  const auto* item = store_.find(id);
+  if (!item || !item->complete) return std::nullopt;
+  return local_file{item->path, item->manifest.name, item->manifest.size, item->stamp};
 }
 
 }  // namespace peerlab::peer

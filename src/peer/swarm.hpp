@@ -44,6 +44,7 @@ struct transfer_info {
   std::optional<double> eta_seconds;
   std::map<std::string, std::size_t> sources;  // peer name -> chunks it sent
   std::vector<std::string> chunk_sources;      // per chunk: who sent it ("" = not yet / disk)
+  std::string chunk_map;  // per chunk: '1' verified, '~' requested or being verified, '0' missing
 };
 
 struct file_info {
@@ -52,6 +53,16 @@ struct file_info {
   std::uint64_t size = 0;
   std::size_t holders = 0;
   std::string local;  // complete | partial | ""
+  std::size_t chunks = 0;      // local files only (peers' catalogs do not say)
+  std::uint32_t chunk_size = 0;
+};
+
+// A complete, verified file this node shares, for serving over HTTP.
+struct local_file {
+  fs::path path;
+  std::string name;
+  std::uint64_t size = 0;
+  file_stamp stamp;
 };
 
 class swarm {
@@ -78,6 +89,7 @@ class swarm {
   std::vector<transfer_info> transfers() const;
   std::optional<transfer_info> transfer(const protocol::content_id& id) const;
   std::vector<file_info> files() const;
+  std::optional<local_file> complete_file(const protocol::content_id& id) const;
   // The known content ids (ours and our peers') that start with `prefix`.
   std::set<protocol::content_id> matches(const std::string& prefix) const;
   // The one id `id_or_prefix` names, if exactly one matches.
