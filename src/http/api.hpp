@@ -16,8 +16,8 @@ namespace peerlab::http {
 
 struct api_context {
   peer::node& node;
-  protocol::endpoint http;  // where this HTTP server listens
-  std::string token;        // required for POST
+  protocol::endpoint http;                              // where this HTTP server listens
+  std::string token;                                    // required for POST
   std::vector<std::string> host_names = {"localhost"};  // Host values that mean us
 };
 

@@ -14,7 +14,9 @@ namespace {
 
 constexpr std::string_view prefix = "/files/";
 
-response not_found() { return error_response(404, "no such file here"); }
+response not_found() {
+  return error_response(404, "no such file here");
+}
 
 // Types for common files; anything else is a plain download. Nothing a
 // browser would execute (HTML, SVG, JavaScript) is announced as such.
@@ -72,8 +74,7 @@ int hex_value(char c) {
 std::string percent_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-        hex_value(s[i + 2]) >= 0) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
       out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
       i += 2;
     } else {
@@ -122,8 +123,8 @@ response serve_file(const peer::swarm& files, const request& req) {
   }
   auto opened = peer::store::open_shared(file->path, file->stamp);
   if (!opened) {
-    peer::log_line(peer::log_level::warn) << "http: not serving " << file->path << ": "
-                                          << opened.error_message();
+    peer::log_line(peer::log_level::warn)
+        << "http: not serving " << file->path << ": " << opened.error_message();
     return error_response(404, "the file changed on disk since it was shared");
   }
 

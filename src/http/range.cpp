@@ -32,9 +32,8 @@ std::optional<std::uint64_t> parse_digits(std::string_view s) {
 
 bool is_bytes_unit(std::string_view unit) {
   constexpr std::string_view bytes = "bytes";
-  return unit.size() == bytes.size() &&
-         std::equal(unit.begin(), unit.end(), bytes.begin(),
-                    [](char a, char b) { return (a | 0x20) == b; });
+  return unit.size() == bytes.size() && std::equal(unit.begin(), unit.end(), bytes.begin(),
+                                                   [](char a, char b) { return (a | 0x20) == b; });
 }
 
 }  // namespace
@@ -61,8 +60,8 @@ byte_range parse_range(std::string_view header, std::uint64_t size) {
     r.last = size - 1;
   } else {  // "a-b" or "a-"
     const auto first = parse_digits(first_text);
-    const auto last = last_text.empty() ? std::optional<std::uint64_t>(huge)
-                                        : parse_digits(last_text);
+    const auto last =
+        last_text.empty() ? std::optional<std::uint64_t>(huge) : parse_digits(last_text);
     if (!first || !last || *last < *first) return whole;  // invalid: ignored
     if (*first >= size) return {byte_range::kind::unsatisfiable};
     r.first = *first;

@@ -26,8 +26,8 @@ struct file_body {
 struct response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;                // used when there is no file
-  std::optional<file_body> file;   // the body, when it comes from disk
+  std::string body;               // used when there is no file
+  std::optional<file_body> file;  // the body, when it comes from disk
 
   void set_header(std::string name, std::string value);
 };

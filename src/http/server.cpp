@@ -2,9 +2,6 @@
 
 #include <sys/sendfile.h>
 
-#include <cerrno>
-#include <csignal>
-
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -12,6 +9,8 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <cerrno>
+#include <csignal>
 
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
@@ -178,7 +177,8 @@ asio::awaitable<bool> server::send_file(tcp::socket& socket, const file_body& bo
   std::uint64_t remaining = body.length;
   while (remaining > 0 && running_) {
     const bool limited = limit && limit->rate() > 0;
-    const auto slice = static_cast<std::size_t>(std::min(remaining, limited ? limited_slice : remaining));
+    const auto slice =
+        static_cast<std::size_t>(std::min(remaining, limited ? limited_slice : remaining));
     const auto sent = ::sendfile(socket.native_handle(), body.file->fd(), &offset, slice);
     if (sent > 0) {
       remaining -= static_cast<std::uint64_t>(sent);
@@ -194,9 +194,9 @@ asio::awaitable<bool> server::send_file(tcp::socket& socket, const file_body& bo
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
     timer.expires_after(settings_.write_timeout);
-    const auto ready = co_await (socket.async_wait(tcp::socket::wait_write,
-                                                   redirect_error(use_awaitable, ec)) ||
-                                 timer.async_wait(use_awaitable));
+    const auto ready =
+        co_await (socket.async_wait(tcp::socket::wait_write, redirect_error(use_awaitable, ec)) ||
+                  timer.async_wait(use_awaitable));
     if (ready.index() != 0 || ec) co_return false;
   }
   co_return remaining == 0;

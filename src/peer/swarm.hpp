@@ -52,8 +52,8 @@ struct file_info {
   std::string name;
   std::uint64_t size = 0;
   std::size_t holders = 0;
-  std::string local;  // complete | partial | ""
-  std::size_t chunks = 0;      // local files only (peers' catalogs do not say)
+  std::string local;       // complete | partial | ""
+  std::size_t chunks = 0;  // local files only (peers' catalogs do not say)
   std::uint32_t chunk_size = 0;
 };
 

@@ -5,47 +5,14 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/use_future.hpp>
-#include <fstream>
-#include <random>
 
+#include "files.hpp"
 #include "harness.hpp"
 
 namespace peerlab::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<char> random_bytes(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::vector<char> data(n);
-  for (auto& b : data)
-    b = static_cast<char>(rng());
-  return data;
-}
-
-fs::path write_file(const fs::path& dir, const std::string& name, const std::vector<char>& data) {
-  const auto path = dir / name;
-  std::ofstream(path, std::ios::binary)
-      .write(data.data(), static_cast<std::streamsize>(data.size()));
-  return path;
-}
-
-std::vector<char> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-protocol::content_id share(harness& h, peer::node& n, const fs::path& file) {
-  auto done = asio::co_spawn(
-      h.io(),
-      [&]() -> asio::awaitable<std::optional<protocol::result<protocol::content_id>>> {
-        co_return co_await n.transfers().share(file);
-      },
-      asio::use_future);
-  auto id = *done.get();
-  if (!id) throw std::runtime_error(id.error_message());
-  return *id;
-}
 
 std::optional<peer::transfer_info> transfer(harness& h, peer::node& n,
                                             const protocol::content_id& id) {
