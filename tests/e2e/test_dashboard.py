@@ -14,7 +14,6 @@ This file owns the loopback addresses 127.0.5.x among the e2e tests.
 """
 
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,13 +75,16 @@ class DashboardTest(e2e.NodeTestCase):
         self.driver = None
         self.addCleanup(self.quit_browser)  # runs before the nodes are stopped
 
-    def start_browser(self):
+    def require_browser(self):
+        """Fails (rather than skips) when the browser or its driver is missing."""
         if webdriver is None:
             self.fail(f"python3-selenium is missing ({SELENIUM_MISSING}); install it with scripts/setup "
                       f"or apt-get install python3-selenium")
         for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
             if not os.access(path, os.X_OK):
                 self.fail(f"{path} is missing; install it with scripts/setup or apt-get install {package}")
+
+    def start_browser(self):
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--no-proxy-server",
@@ -91,7 +93,13 @@ class DashboardTest(e2e.NodeTestCase):
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self.driver.set_page_load_timeout(e2e.seconds(20))
+        self.set_viewport_height(WINDOW[1])
         return self.driver
+
+    def set_viewport_height(self, height):
+        """Resizes the window so that the page itself gets `height` pixels (the window has a frame)."""
+        frame = self.driver.execute_script("return window.outerHeight - window.innerHeight")
+        self.driver.set_window_size(WINDOW[0], height + frame)
 
     def quit_browser(self):
         if self.driver is not None:
@@ -103,8 +111,11 @@ class DashboardTest(e2e.NodeTestCase):
                 self.driver = None
 
     def screenshot(self, name):
+        """Saves the whole page (at least the projector's height) and prints where."""
         os.makedirs(artifacts_dir(), exist_ok=True)
         path = os.path.join(artifacts_dir(), name)
+        self.set_viewport_height(max(WINDOW[1], self.driver.execute_script(
+            "return document.documentElement.scrollHeight")))
         self.driver.save_screenshot(path)
         sys.stderr.write(f"\nscreenshot: {path}\n")
         return path
@@ -134,6 +145,7 @@ class DashboardTest(e2e.NodeTestCase):
                               f"{node.name} to connect to {sorted(o.name for o in others)}")
 
     def test_dashboard_shows_four_tuples_and_a_filling_chunk_map_live(self):
+        self.require_browser()
         alice = self.node("alice", f"{ALICE_IP}:0", f"{ALICE_IP}:0", extra=["--up-limit", SEEDER_UP_LIMIT]).start()
         bob = self.node("bob", f"{BOB_IP}:0", f"{BOB_IP}:0", peers=[alice.listen]).start()
         carol = self.node("carol", f"{CAROL_IP}:0", f"{CAROL_IP}:0", peers=[alice.listen]).start()
