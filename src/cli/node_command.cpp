@@ -29,6 +29,7 @@ struct node_options {
   std::string log_level = "info";
   std::string up_limit = "0";
   std::string down_limit = "0";
+  bool trace = false;
 };
 
 // Checks a RATE option (bytes per second, e.g. 500KiB, 8MiB, 0 = unlimited).
@@ -87,6 +88,7 @@ int run_node(const node_options& options) {
   settings.listen = *protocol::parse_endpoint(options.listen);
   settings.up_limit_bytes_per_second = *peer::parse_rate(options.up_limit);
   settings.down_limit_bytes_per_second = *peer::parse_rate(options.down_limit);
+  settings.trace = options.trace;
   for (const auto& p : options.peers)
     settings.bootstrap_peers.push_back(*protocol::parse_endpoint(p));
   // Test-only fault switch: serve corrupted chunks, to prove downloaders reject them.
@@ -107,6 +109,7 @@ int run_node(const node_options& options) {
     return fail(started.error_message());
   }
   context.http = web.local_endpoint();
+  context.web = &web;
   if (auto started = node.start(); !started) {
     web.stop();
     return fail(started.error_message());
@@ -162,6 +165,8 @@ void add_node_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--down-limit", options->down_limit, "Download rate limit (0 = none)")
       ->check(check_rate)
       ->capture_default_str();
+  cmd->add_flag("--trace", options->trace,
+                "Log every protocol message sent and received (also on the dashboard)");
   cmd->add_option("--log-level", options->log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -1,5 +1,6 @@
 #include "http/api.hpp"
 
+#include <charconv>
 #include <filesystem>
 
 #include "protocol/endpoint.hpp"
@@ -34,7 +35,10 @@ json peers_json(const peer::node& node) {
                    {"remote", protocol::to_string(c.remote)},
                    {"bytes_up", c.bytes_sent},
                    {"bytes_down", c.bytes_received},
-                   {"connected_seconds", c.connected_seconds}});
+                   {"connected_seconds", c.connected_seconds},
+                   {"app_queue", c.queued_bytes},
+                   {"send_queue", c.kernel.send},
+                   {"receive_queue", c.kernel.receive}});
   }
   return out;
 }
@@ -89,6 +93,63 @@ json transfer_json(const peer::transfer_info& t, bool with_chunks) {
 }
 
 namespace {
+
+json client_json(const client_info& c) {
+  return {{"local", protocol::to_string(c.local)},
+          {"remote", protocol::to_string(c.remote)},
+          {"requests", c.requests},
+          {"bytes_up", c.bytes_sent},
+          {"connected_seconds", c.connected_seconds},
+          {"state", c.state},
+          {"send_queue", c.send_queue},
+          {"receive_queue", c.receive_queue}};
+}
+
+}  // namespace
+
+json http_json(const server& web) {
+  json clients = json::array();
+  for (const auto& c : web.clients())
+    clients.push_back(client_json(c));
+  json closed = json::array();
+  for (const auto& c : web.recently_closed())
+    closed.push_back(client_json(c));
+  const auto& stats = web.stats();
+  return {{"listen", protocol::to_string(web.local_endpoint())},
+          {"connections_accepted", stats.connections_accepted},
+          {"requests_served", stats.requests_served},
+          {"bytes_up", stats.bytes_sent},
+          {"clients", clients},
+          {"recently_closed", closed}};
+}
+
+json trace_json(const peer::trace_log& trace, std::uint64_t after) {
+  json events = json::array();
+  for (const auto& e : trace.after(after)) {
+    events.push_back({{"seq", e.seq},
+                      {"time", e.time},
+                      {"direction", e.sent ? "sent" : "received"},
+                      {"local", e.local},
+                      {"remote", e.remote},
+                      {"peer", e.peer},
+                      {"type", e.type},
+                      {"bytes", e.bytes},
+                      {"detail", e.detail}});
+  }
+  return {{"last", trace.last_seq()}, {"events", events}};
+}
+
+namespace {
+
+// The `after` parameter of /api/trace?after=N (0 when absent or malformed).
+std::uint64_t after_parameter(std::string_view target) {
+  const auto at = target.find("after=");
+  if (at == std::string_view::npos) return 0;
+  std::uint64_t value = 0;
+  const auto digits = target.substr(at + 6);
+  std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  return value;
+}
 
 // Bearer token check for actions: constant-time, so timing leaks nothing.
 bool authorized(const api_context& ctx, const request& req) {
@@ -178,6 +239,10 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
     reply = peers_json(ctx.node);
   } else if (path == "/api/known-peers") {
     reply = known_peers_json(ctx.node);
+  } else if (path == "/api/http" && ctx.web) {
+    reply = http_json(*ctx.web);
+  } else if (path == "/api/trace") {
+    reply = trace_json(ctx.node.trace(), after_parameter(req.target));
   } else if (path == "/api/files") {
     reply = files_json(ctx.node);
   } else if (path == "/api/transfers") {

@@ -10,6 +10,7 @@
 
 #include "http/request.hpp"
 #include "http/response.hpp"
+#include "http/server.hpp"
 #include "peer/node.hpp"
 
 namespace peerlab::http {
@@ -19,6 +20,7 @@ struct api_context {
   protocol::endpoint http;                              // where this HTTP server listens
   std::string token;                                    // required for POST
   std::vector<std::string> host_names = {"localhost"};  // Host values that mean us
+  const server* web = nullptr;                          // for /api/http: its own sockets
 };
 
 nlohmann::json status_json(const api_context& ctx);
@@ -26,6 +28,8 @@ nlohmann::json peers_json(const peer::node& node);
 nlohmann::json known_peers_json(const peer::node& node);
 nlohmann::json files_json(const peer::node& node);
 nlohmann::json transfer_json(const peer::transfer_info& t, bool with_chunks);
+nlohmann::json http_json(const server& web);
+nlohmann::json trace_json(const peer::trace_log& trace, std::uint64_t after);
 
 // Routes one request; unknown paths get 404, wrong methods 405, actions
 // without the token 401.

@@ -15,6 +15,7 @@
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
 #include "peer/rate_limiter.hpp"
+#include "peer/socket_queues.hpp"
 #include "peer/store.hpp"
 
 namespace peerlab::http {
@@ -24,6 +25,44 @@ using asio::use_awaitable;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 using clock = std::chrono::steady_clock;
+
+struct server::client {
+  explicit client(tcp::socket s) : socket(std::move(s)) {
+    std::error_code ec;
+    local = peer::from_asio(socket.local_endpoint(ec));
+    remote = peer::from_asio(socket.remote_endpoint(ec));
+  }
+  tcp::socket socket;
+  protocol::endpoint local;
+  protocol::endpoint remote;
+  clock::time_point since = clock::now();
+  std::uint64_t requests = 0;
+  std::uint64_t bytes_sent = 0;
+  const char* state = "reading";
+};
+
+client_info server::info_of(client& c) {
+  client_info info;
+  info.local = c.local;
+  info.remote = c.remote;
+  info.requests = c.requests;
+  info.bytes_sent = c.bytes_sent;
+  info.connected_seconds = std::chrono::duration<double>(clock::now() - c.since).count();
+  info.state = c.state;
+  if (c.socket.is_open()) {
+    const auto queues = peer::queues_of(c.socket.native_handle());
+    info.send_queue = queues.send;
+    info.receive_queue = queues.receive;
+  }
+  return info;
+}
+
+std::vector<client_info> server::clients() const {
+  std::vector<client_info> out;
+  for (const auto& c : clients_)
+    out.push_back(info_of(*c));
+  return out;
+}
 
 server::server(asio::io_context& io, server_settings settings, handler handle)
     : io_(io), settings_(settings), handle_(std::move(handle)), acceptor_(io) {}
@@ -47,15 +86,14 @@ void server::stop() {
   running_ = false;
   std::error_code ignored;
   acceptor_.close(ignored);
-  for (const auto& client : clients_)
-    client->close(ignored);
+  for (const auto& c : clients_)
+    c->socket.close(ignored);
 }
 
 asio::awaitable<void> server::accept_loop() {
   while (running_) {
     std::error_code ec;
-    auto socket = std::make_shared<tcp::socket>(
-        co_await acceptor_.async_accept(redirect_error(use_awaitable, ec)));
+    auto socket = co_await acceptor_.async_accept(redirect_error(use_awaitable, ec));
     if (!running_) break;
     if (ec) {
       peer::log_line(peer::log_level::warn) << "http accept failed: " << ec.message();
@@ -66,22 +104,22 @@ asio::awaitable<void> server::accept_loop() {
     if (clients_.size() >= settings_.max_connections) {
       // Best effort, never blocking the loop: a short 503 and goodbye.
       const auto busy = serialize(error_response(503, "too many connections"), false, false);
-      socket->non_blocking(true, ec);
-      socket->write_some(asio::buffer(busy), ec);
-      socket->close(ec);
+      socket.non_blocking(true, ec);
+      socket.write_some(asio::buffer(busy), ec);
+      socket.close(ec);
       continue;
     }
-    clients_.insert(socket);
-    asio::co_spawn(io_, serve(socket), asio::detached);
+    ++stats_.connections_accepted;
+    auto c = std::make_shared<client>(std::move(socket));
+    clients_.insert(c);
+    asio::co_spawn(io_, serve(c), asio::detached);
   }
 }
 
-asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
+asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
+  auto* socket = &c->socket;
   asio::steady_timer timer(io_);
   request_parser parser(settings_.limits);
-  std::error_code endpoint_error;
-  const auto local = peer::from_asio(socket->local_endpoint(endpoint_error));
-  const auto remote = peer::from_asio(socket->remote_endpoint(endpoint_error));
   std::string pending;  // bytes read but not yet parsed (pipelined requests)
   std::array<char, 16 * 1024> buffer;
   bool open = true;
@@ -90,17 +128,22 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
   // pass a named string: GCC 12 may destroy temporaries in co_await twice.
   auto write = [&](const std::string& bytes) -> asio::awaitable<bool> {
     std::error_code ec;
+    c->state = "writing";
     timer.expires_after(settings_.write_timeout);
     const auto done = co_await (
         asio::async_write(*socket, asio::buffer(bytes), redirect_error(use_awaitable, ec)) ||
         timer.async_wait(use_awaitable));
-    co_return done.index() == 0 && !ec;
+    if (done.index() != 0 || ec) co_return false;
+    c->bytes_sent += bytes.size();
+    stats_.bytes_sent += bytes.size();
+    co_return true;
   };
 
   while (open && running_) {
     // Read until one request is complete: the idle timeout applies before its
     // first byte, the request timeout after it (slow senders are cut off).
     bool started = !pending.empty();
+    c->state = started ? "reading" : "idle";
     auto deadline = clock::now() + (started ? settings_.request_timeout : settings_.idle_timeout);
     while (parser.current() == request_parser::state::need_more) {
       if (pending.empty()) {
@@ -124,6 +167,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
         pending.append(buffer.data(), std::get<0>(done));
         if (!started) {
           started = true;
+          c->state = "reading";
           deadline = clock::now() + settings_.request_timeout;
         }
       }
@@ -138,8 +182,10 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
       break;
     }
     request req = parser.take();
-    req.local = local;
-    req.remote = remote;
+    req.local = c->local;
+    req.remote = c->remote;
+    ++c->requests;
+    ++stats_.requests_served;
     const bool keep_alive = req.keep_alive();
     const bool head = req.method == "HEAD";
     response resp;
@@ -152,13 +198,16 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
     }
     const auto bytes = serialize(resp, keep_alive && running_, head);
     if (!co_await write(bytes)) break;
-    if (resp.file && !head && !co_await send_file(*socket, *resp.file, timer)) break;
+    if (resp.file && !head && !co_await send_file(*c, *resp.file, timer)) break;
     if (!keep_alive) break;
   }
   std::error_code ignored;
   socket->shutdown(tcp::socket::shutdown_both, ignored);
   socket->close(ignored);
-  clients_.erase(socket);
+  c->state = "closed";
+  closed_.push_front(info_of(*c));
+  if (closed_.size() > 16) closed_.pop_back();
+  clients_.erase(c);
 }
 
 // Streams a file with sendfile(2): the kernel moves page-cache pages into the
@@ -166,8 +215,10 @@ asio::awaitable<void> server::serve(std::shared_ptr<tcp::socket> socket) {
 // call sends what fits in its send buffer; when it is full we wait until it
 // drains (at most the write timeout). Under an upload limit the file goes in
 // slices, each paid for before the next is sent.
-asio::awaitable<bool> server::send_file(tcp::socket& socket, const file_body& body,
+asio::awaitable<bool> server::send_file(client& c, const file_body& body,
                                         asio::steady_timer& timer) {
+  auto& socket = c.socket;
+  c.state = "writing";
   constexpr std::uint64_t limited_slice = 64 * 1024;
   auto* limit = settings_.upload_limit;
   std::error_code ec;
@@ -182,6 +233,8 @@ asio::awaitable<bool> server::send_file(tcp::socket& socket, const file_body& bo
     const auto sent = ::sendfile(socket.native_handle(), body.file->fd(), &offset, slice);
     if (sent > 0) {
       remaining -= static_cast<std::uint64_t>(sent);
+      c.bytes_sent += static_cast<std::uint64_t>(sent);
+      stats_.bytes_sent += static_cast<std::uint64_t>(sent);
       if (limited) co_await limit->acquire(static_cast<std::size_t>(sent));
       continue;
     }

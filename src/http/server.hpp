@@ -8,9 +8,11 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <set>
+#include <vector>
 
 #include "http/request.hpp"
 #include "http/request_parser.hpp"
@@ -35,6 +37,26 @@ struct server_settings {
   peer::rate_limiter* upload_limit = nullptr;  // file bodies share the node's upload limit
 };
 
+// One client socket of the server, as the dashboard shows it: a web server
+// holds one socket per client, and a client that sends `Connection: close`
+// (non-persistent HTTP) costs it a new socket, and handshake, per request.
+struct client_info {
+  protocol::endpoint local;   // our end: the listening address, a new socket
+  protocol::endpoint remote;  // the client's ephemeral port
+  std::uint64_t requests = 0;
+  std::uint64_t bytes_sent = 0;
+  double connected_seconds = 0;
+  std::string state;             // reading | writing | idle | closed
+  std::int64_t send_queue = -1;  // kernel buffers (SIOCOUTQ / SIOCINQ)
+  std::int64_t receive_queue = -1;
+};
+
+struct server_stats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t requests_served = 0;
+  std::uint64_t bytes_sent = 0;
+};
+
 // Handlers may wait (hashing a shared file takes a while) without blocking
 // the event loop: they are coroutines.
 using handler = std::function<asio::awaitable<response>(request)>;
@@ -48,11 +70,18 @@ class server {
   void stop();
   const protocol::endpoint& local_endpoint() const { return local_; }
 
+  std::vector<client_info> clients() const;
+  // The last few connections that closed, newest first: short-lived sockets
+  // (one per request without keep-alive) would otherwise never be seen.
+  const std::deque<client_info>& recently_closed() const { return closed_; }
+  const server_stats& stats() const { return stats_; }
+
  private:
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> serve(std::shared_ptr<asio::ip::tcp::socket> socket);
-  asio::awaitable<bool> send_file(asio::ip::tcp::socket& socket, const file_body& body,
-                                  asio::steady_timer& timer);
+  struct client;
+  asio::awaitable<void> serve(std::shared_ptr<client> c);
+  asio::awaitable<bool> send_file(client& c, const file_body& body, asio::steady_timer& timer);
+  static client_info info_of(client& c);
 
   asio::io_context& io_;
   server_settings settings_;
@@ -60,7 +89,9 @@ class server {
   asio::ip::tcp::acceptor acceptor_;
   protocol::endpoint local_;
   bool running_ = false;
-  std::set<std::shared_ptr<asio::ip::tcp::socket>> clients_;
+  std::set<std::shared_ptr<client>> clients_;
+  std::deque<client_info> closed_;
+  server_stats stats_;
 };
 
 }  // namespace peerlab::http

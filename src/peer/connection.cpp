@@ -88,6 +88,7 @@ asio::awaitable<protocol::result<protocol::message>> connection::receive() {
         close("bad message: " + m.error_message());
         break;
       }
+      if (trace_) trace_->record(*this, false, *m, (*frame)->size() + protocol::frame_header_bytes);
       co_return m;
     }
     std::error_code ec;
@@ -109,6 +110,7 @@ asio::awaitable<protocol::result<protocol::message>> connection::receive() {
 void connection::send(const protocol::message& m) {
   if (!open_) return;
   auto frame = protocol::encode_frame(protocol::encode(m));
+  if (trace_) trace_->record(*this, true, m, frame.size());
   queued_bytes_ += frame.size();
   write_queue_.push_back(std::move(frame));
   if (queued_bytes_ > settings_.max_queued_bytes) {

@@ -17,6 +17,8 @@
 
 #include "peer/rate_limiter.hpp"
 #include "peer/settings.hpp"
+#include "peer/socket_queues.hpp"
+#include "peer/trace.hpp"
 #include "protocol/endpoint.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
@@ -38,6 +40,9 @@ class connection : public std::enable_shared_from_this<connection> {
     up_limiter_ = up;
     down_limiter_ = down;
   }
+
+  // Where every message sent and received is recorded (may be null).
+  void set_trace(trace_log* trace) { trace_ = trace; }
 
   // Starts the writer and the watchdog; the handshake deadline runs from here.
   void start();
@@ -73,6 +78,10 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t bytes_sent() const { return bytes_sent_; }
   std::uint64_t bytes_received() const { return bytes_received_; }
   clock::time_point connected_at() const { return connected_at_; }
+  // Bytes waiting in our write queue (not yet handed to the kernel), and in
+  // the socket's kernel buffers.
+  std::size_t queued_bytes() const { return queued_bytes_; }
+  socket_queues kernel_queues() { return queues_of(socket_.native_handle()); }
 
  private:
   asio::awaitable<void> write_loop();
@@ -97,6 +106,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   rate_limiter* up_limiter_ = nullptr;
   rate_limiter* down_limiter_ = nullptr;
+  trace_log* trace_ = nullptr;
   bool open_ = true;
   bool writing_ = false;
   clock::time_point connected_at_;

@@ -34,6 +34,7 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
       exchange_timer_(io),
       up_limiter_(io.get_executor(), settings_.up_limit_bytes_per_second),
       down_limiter_(io.get_executor(), settings_.down_limit_bytes_per_second),
+      trace_(settings_.trace),
       table_(settings_.discovery),
       store_(settings_.data_dir),
       swarm_(io, store_, settings_.swarm) {}
@@ -160,6 +161,7 @@ asio::awaitable<void> node::dial(protocol::endpoint target) {
 std::shared_ptr<connection> node::make_connection(tcp::socket socket, direction dir) {
   auto c = std::make_shared<connection>(std::move(socket), dir, settings_.connection);
   c->set_rate_limiters(&up_limiter_, &down_limiter_);
+  c->set_trace(&trace_);
   return c;
 }
 
@@ -331,7 +333,7 @@ std::vector<connection_info> node::connections() const {
   for (const auto& [id, c] : established_) {
     out.push_back({protocol::to_hex(id), c->peer_hello()->name, c->advertised(), c->dir(),
                    c->local(), c->remote(), c->bytes_sent(), c->bytes_received(),
-                   seconds_since(c->connected_at())});
+                   seconds_since(c->connected_at()), c->queued_bytes(), c->kernel_queues()});
   }
   return out;
 }

@@ -35,6 +35,8 @@ struct connection_info {
   std::uint64_t bytes_sent;
   std::uint64_t bytes_received;
   double connected_seconds;
+  std::size_t queued_bytes;  // in our write queue, not yet given to the kernel
+  socket_queues kernel;      // in the socket's kernel send and receive buffers
 };
 
 struct known_peer_info {
@@ -77,6 +79,7 @@ class node {
   std::vector<known_peer_info> known_peers() const;
   // The node-wide upload limit, which the HTTP server honours as well.
   rate_limiter& upload_limiter() { return up_limiter_; }
+  const trace_log& trace() const { return trace_; }
 
  private:
   asio::awaitable<void> accept_loop();
@@ -107,6 +110,7 @@ class node {
 
   rate_limiter up_limiter_;
   rate_limiter down_limiter_;
+  trace_log trace_;
   peer_table table_;
   store store_;
   swarm swarm_;

@@ -50,6 +50,7 @@ struct node_settings {
   std::string name;
   std::uint64_t up_limit_bytes_per_second = 0;  // whole node; 0 = unlimited
   std::uint64_t down_limit_bytes_per_second = 0;
+  bool trace = false;  // log every protocol message (--trace)
 
   std::size_t max_connections = 128;  // established peer connections
   std::size_t max_handshakes = 64;    // connections still in their handshake

@@ -1,5 +1,6 @@
 #include "protocol/messages.hpp"
 
+#include <bit>
 #include <cereal/archives/portable_binary.hpp>
 #include <istream>
 #include <iterator>
@@ -341,6 +342,69 @@ std::string_view type_name(const message& m) {
   };
   static_assert(std::size(names) == std::variant_size_v<message>);
   return names[m.index()];
+}
+
+namespace {
+
+// Content ids are long; eight digits tell files apart on a screen.
+std::string short_id(const content_id& id) {
+  return to_hex(id).substr(0, 8);
+}
+
+struct describer {
+  std::string operator()(const hello& m) const {
+    return "hello " + printable_name(m.name) + " (" + to_hex(m.id).substr(0, 8) + ") port " +
+           std::to_string(m.listen_port);
+  }
+  std::string operator()(const get_peers&) const { return "get_peers"; }
+  std::string operator()(const peers& m) const {
+    std::string out = "peers:";
+    for (std::size_t i = 0; i < m.addresses.size() && i < 3; ++i)
+      out += " " + to_string(m.addresses[i]);
+    if (m.addresses.size() > 3) out += " and " + std::to_string(m.addresses.size() - 3) + " more";
+    if (m.addresses.empty()) out += " none";
+    return out;
+  }
+  std::string operator()(const keepalive&) const { return "keepalive"; }
+  std::string operator()(const get_catalog&) const { return "get_catalog"; }
+  std::string operator()(const catalog& m) const {
+    std::string out = "catalog: " + std::to_string(m.entries.size()) + " files";
+    if (!m.entries.empty()) out += ", first " + printable_name(m.entries.front().name);
+    return out;
+  }
+  std::string operator()(const get_manifest& m) const { return "get_manifest " + short_id(m.id); }
+  std::string operator()(const manifest_data& m) const {
+    return "manifest_data " + short_id(m.id) + ", " + std::to_string(m.bytes.size()) + " bytes";
+  }
+  std::string operator()(const get_chunk_map& m) const { return "get_chunk_map " + short_id(m.id); }
+  std::string operator()(const chunk_map& m) const {
+    std::size_t set = 0;
+    for (const auto byte : m.bits)
+      set += static_cast<std::size_t>(std::popcount(byte));
+    return "chunk_map " + short_id(m.id) + ": has " + std::to_string(set) + " chunks";
+  }
+  std::string operator()(const have& m) const {
+    return "have " + short_id(m.id) + " #" + std::to_string(m.index);
+  }
+  std::string operator()(const request& m) const {
+    return "request " + short_id(m.id) + " #" + std::to_string(m.index);
+  }
+  std::string operator()(const chunk& m) const {
+    return "chunk " + short_id(m.id) + " #" + std::to_string(m.index) + ", " +
+           std::to_string(m.data.size()) + " bytes";
+  }
+  std::string operator()(const reject& m) const {
+    return "reject " + short_id(m.id) + " #" + std::to_string(m.index);
+  }
+  std::string operator()(const cancel& m) const {
+    return "cancel " + short_id(m.id) + " #" + std::to_string(m.index);
+  }
+};
+
+}  // namespace
+
+std::string describe(const message& m) {
+  return std::visit(describer{}, m);
 }
 
 result<node_id> node_id_from_hex(std::string_view hex) {

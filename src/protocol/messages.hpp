@@ -184,4 +184,8 @@ std::string printable_name(std::string_view name);
 
 std::string_view type_name(const message& m);
 
+// The key fields of a message in one short line, for traces: "request
+// 3f2a9c1d #12", "peers 3 addresses", "hello alice port 7070".
+std::string describe(const message& m);
+
 }  // namespace peerlab::protocol
