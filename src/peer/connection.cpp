@@ -138,10 +138,12 @@ asio::awaitable<void> connection::write_loop() {
       buffers.push_back(asio::buffer(frame));
     const std::size_t frames = buffers.size();
     const std::size_t total = asio::buffer_size(buffers);
-    // Under an upload limit, pay for and write the batch in small slices, so
-    // the peer sees a steady stream instead of long silences.
+    // Under an upload limit, pay for and write the batch in slices of a
+    // quarter second: long enough that connections sharing the limit take
+    // turns chunk by chunk (each chunk arrives whole sooner, and can be passed
+    // on), short enough that no peer waits long in silence.
     const std::size_t slice = up_limiter_ && up_limiter_->rate() > 0
-                                  ? std::max<std::size_t>(64 * 1024, up_limiter_->rate() / 20)
+                                  ? std::max<std::size_t>(64 * 1024, up_limiter_->rate() / 4)
                                   : total;
     std::size_t sent = 0;
     std::error_code ec;

@@ -37,7 +37,9 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
       trace_(settings_.trace),
       table_(settings_.discovery),
       store_(settings_.data_dir),
-      swarm_(io, store_, settings_.swarm) {}
+      swarm_(io, store_, settings_.swarm) {
+  swarm_.set_upload_limit(&up_limiter_);
+}
 
 protocol::result<std::monostate> node::start() {
   if (auto loaded = store_.load(); !loaded) return loaded;

@@ -32,12 +32,13 @@ struct discovery_settings {
 };
 
 struct swarm_settings {
-  std::size_t requests_per_peer = 8;                 // chunk requests in flight to one peer
-  duration request_timeout = 15s;                    // then the chunk is asked elsewhere
-  duration manifest_timeout = 10s;                   // then another holder is asked
-  duration no_holder_timeout = 30s;                  // then the download fails
-  duration ban_duration = 10min;                     // for a peer that sent bad data
-  std::size_t max_queued_uploads = 64;               // per peer; more requests are rejected
+  std::size_t requests_per_peer = 8;    // chunk requests in flight to one peer
+  duration request_timeout = 15s;       // then the chunk is asked elsewhere
+  duration reject_backoff = 1s;         // a rejected chunk is asked of others first for this long
+  duration manifest_timeout = 10s;      // then another holder is asked
+  duration no_holder_timeout = 30s;     // then the download fails
+  duration ban_duration = 10min;        // for a peer that sent bad data
+  std::size_t max_queued_uploads = 64;  // per peer; more requests are rejected
   std::size_t upload_queue_bytes = 2 * 1024 * 1024;  // wait for the socket below this
   duration file_check_interval = 10s;  // how often shared files are checked for changes
   bool corrupt_uploads = false;        // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)

@@ -44,6 +44,9 @@ struct swarm::peer_state {
   std::set<content_id> subscribed;  // asked for our chunk map: gets `have`s
   std::deque<protocol::request> uploads;
   bool uploading = false;
+  // Requests we declined once because others needed chunks nobody has yet;
+  // asked again, they are served (so declining can never starve anyone).
+  std::set<std::pair<content_id, std::uint32_t>> declined;
 };
 
 struct swarm::download {
@@ -72,6 +75,8 @@ struct swarm::download {
   std::map<node_id, chunk_set> peer_maps;
   std::set<node_id> maps_asked;
   std::map<node_id, std::map<std::uint32_t, request_state>> in_flight;
+  // Chunks a peer rejected: not asked of it again until the time given.
+  std::map<node_id, std::map<std::uint32_t, clock::time_point>> declined_by;
   std::vector<std::uint8_t> requested;  // outstanding requests per chunk
   std::size_t writing = 0;              // chunks on the pool being verified and written
   std::vector<bool> verifying;          // per chunk: a copy is on the pool right now
@@ -136,6 +141,7 @@ void swarm::on_disconnected(const std::shared_ptr<connection>& c) {
       d->peer_maps.erase(m);
     }
     d->maps_asked.erase(it->first);
+    d->declined_by.erase(it->first);
     if (d->manifest_from == it->first) d->manifest_from.reset();
   }
   peers_.erase(it);
@@ -355,6 +361,12 @@ void swarm::fill_requests(download& d, peer_state& p) {
   std::vector<bool> asked_here = d.verifying;
   for (const auto& [index, r] : mine)
     asked_here[index] = true;
+  if (auto declined = d.declined_by.find(p.id); declined != d.declined_by.end()) {
+    const auto now = clock::now();
+    std::erase_if(declined->second, [&](const auto& entry) { return entry.second <= now; });
+    for (const auto& [index, until] : declined->second)
+      asked_here[index] = true;
+  }
   while (static_cast<std::size_t>(active()) < settings_.requests_per_peer) {
     const auto next = d.picker->pick(map->second, item->have, d.requested, asked_here);
     if (!next) break;
@@ -391,10 +403,9 @@ void swarm::on_reject(peer_state& p, const protocol::reject& m) {
   if (r == mine.end()) return;
   if (!r->second.cancelled) --d.requested[m.index];
   mine.erase(r);
-  // It does not have that chunk after all: ask it for others, others for this.
-  if (auto map = d.peer_maps.find(p.id); map != d.peer_maps.end() && map->second.has(m.index)) {
-    map->second.clear(m.index);
-  }
+  // It cannot send that chunk now (it lacks it, or it is busy with chunks
+  // nobody else has): ask others for this one for a while, it for others.
+  d.declined_by[p.id][m.index] = clock::now() + settings_.reject_backoff;
   fill_all();
 }
 
@@ -532,13 +543,23 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
       p.uploading = false;
       co_return;
     }
-    const auto req = p.uploads.front();
-    p.uploads.pop_front();
+    const auto next = next_upload(p);
+    const auto req = *next;
+    p.uploads.erase(next);
     const auto* item = store_.find(req.id);
     if (!item || !item->have.has(req.index)) {
       p.conn->send(protocol::reject{req.id, req.index});
       continue;
     }
+    if (should_decline(p, req)) {
+      p.declined.emplace(req.id, req.index);
+      p.conn->send(protocol::reject{req.id, req.index});
+      continue;
+    }
+    p.declined.erase({req.id, req.index});
+    auto& counts = upload_counts_[req.id];
+    counts.resize(item->manifest.chunk_count());
+    ++counts[req.index];
     const auto offset = item->manifest.chunk_offset(req.index);
     const auto length = item->manifest.chunk_length(req.index);
     const bool complete = item->complete;
@@ -565,8 +586,39 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
     }
     if (settings_.corrupt_uploads && !data->empty()) (*data)[data->size() / 2] ^= 0x5a;
     q.conn->send(protocol::chunk{req.id, req.index, std::move(*data)});
-    co_await q.conn->wait_writable(settings_.upload_queue_bytes);
+    // Under an upload limit, commit to the next chunk only once this one is
+    // on its way: the choice of what to send stays as late (and as well
+    // informed) as possible.
+    const bool limited = upload_limit_ && upload_limit_->rate() > 0;
+    co_await q.conn->wait_writable(limited ? 0 : settings_.upload_queue_bytes);
   }
+}
+
+std::size_t swarm::times_uploaded(const protocol::request& r) const {
+  const auto it = upload_counts_.find(r.id);
+  return it == upload_counts_.end() || r.index >= it->second.size() ? 0 : it->second[r.index];
+}
+
+// Chunks we have sent least often go first: a seeder then hands out every
+// chunk once before any chunk twice, and the swarm multiplies them.
+std::deque<protocol::request>::iterator swarm::next_upload(peer_state& p) {
+  return std::min_element(p.uploads.begin(), p.uploads.end(), [&](const auto& a, const auto& b) {
+    return times_uploaded(a) < times_uploaded(b);
+  });
+}
+
+// Declines (once) to send a chunk already sent to someone while another peer
+// waits for a chunk we have sent to nobody: our upload is the scarce
+// resource, and the copy we sent can reach this peer through the swarm.
+bool swarm::should_decline(const peer_state& p, const protocol::request& r) const {
+  if (times_uploaded(r) == 0 || p.declined.contains({r.id, r.index})) return false;
+  for (const auto& [id, other] : peers_) {
+    if (other.get() == &p) continue;
+    for (const auto& queued : other->uploads) {
+      if (queued.id == r.id && times_uploaded(queued) == 0) return true;
+    }
+  }
+  return false;
 }
 
 // ---------------------------------------------------------- maintenance ---

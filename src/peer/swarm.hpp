@@ -21,6 +21,7 @@
 
 #include "peer/connection.hpp"
 #include "peer/piece_picker.hpp"
+#include "peer/rate_limiter.hpp"
 #include "peer/store.hpp"
 #include "protocol/messages.hpp"
 
@@ -70,6 +71,9 @@ class swarm {
   swarm(asio::io_context& io, store& storage, swarm_settings settings);
   ~swarm();
 
+  // The node's upload limit: under one, uploads are chosen one chunk at a time.
+  void set_upload_limit(const rate_limiter* limit) { upload_limit_ = limit; }
+
   void start();  // resumes downloads left by an earlier run
   void stop();
 
@@ -102,6 +106,9 @@ class swarm {
   asio::awaitable<void> maintenance_loop();
   asio::awaitable<void> drop_changed_files();
   asio::awaitable<void> upload_loop(protocol::node_id peer);
+  std::size_t times_uploaded(const protocol::request& r) const;
+  std::deque<protocol::request>::iterator next_upload(peer_state& p);
+  bool should_decline(const peer_state& p, const protocol::request& r) const;
   asio::awaitable<void> receive_chunk(protocol::node_id peer, protocol::chunk m);
 
   void on_catalog(peer_state& p, protocol::catalog m);
@@ -134,6 +141,8 @@ class swarm {
   std::map<protocol::node_id, std::unique_ptr<peer_state>> peers_;
   std::map<protocol::content_id, std::unique_ptr<download>> downloads_;
   std::map<protocol::node_id, std::chrono::steady_clock::time_point> banned_until_;
+  std::map<protocol::content_id, std::vector<std::uint32_t>> upload_counts_;  // per chunk
+  const rate_limiter* upload_limit_ = nullptr;
 };
 
 }  // namespace peerlab::peer
