@@ -6,12 +6,19 @@
 namespace peerlab::http {
 
 namespace {
-std::string http_date() {
+// The Date header changes once a second: format it once a second.
+const std::string& http_date() {
+  thread_local std::time_t formatted_at = -1;
+  thread_local std::string text;
   const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[40];
-  std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  if (now != formatted_at) {
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char buffer[40];
+    std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    text = buffer;
+    formatted_at = now;
+  }
   return text;
 }
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -23,11 +22,13 @@ namespace peerlab::http {
 using asio::redirect_error;
 using asio::use_awaitable;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 using clock = std::chrono::steady_clock;
 
+// One client socket. Its deadline is enforced by a watchdog coroutine that
+// cancels whatever read or write is pending once the deadline passes: one
+// timer per connection, rather than one race against a timer per operation.
 struct server::client {
-  explicit client(tcp::socket s) : socket(std::move(s)) {
+  explicit client(tcp::socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {
     std::error_code ec;
     local = peer::from_asio(socket.local_endpoint(ec));
     remote = peer::from_asio(socket.remote_endpoint(ec));
@@ -39,7 +40,33 @@ struct server::client {
   std::uint64_t requests = 0;
   std::uint64_t bytes_sent = 0;
   const char* state = "reading";
+  asio::steady_timer watchdog;
+  clock::time_point deadline = clock::time_point::max();
+  bool timed_out = false;
+
+  // The next read or write must finish within `limit`.
+  void expect_within(clock::duration limit) {
+    const auto next = clock::now() + limit;
+    const bool earlier = next < deadline;
+    deadline = next;
+    timed_out = false;
+    if (earlier) watchdog.cancel();  // re-arm it for the earlier time
+  }
 };
+
+asio::awaitable<void> server::watch(std::shared_ptr<client> c) {
+  while (c->socket.is_open()) {
+    c->watchdog.expires_at(c->deadline);
+    std::error_code ec;
+    co_await c->watchdog.async_wait(redirect_error(use_awaitable, ec));
+    if (!c->socket.is_open()) break;
+    if (clock::now() >= c->deadline) {
+      c->timed_out = true;
+      c->deadline = clock::time_point::max();
+      c->socket.cancel(ec);  // the pending operation ends with operation_aborted
+    }
+  }
+}
 
 client_info server::info_of(client& c) {
   client_info info;
@@ -112,13 +139,13 @@ asio::awaitable<void> server::accept_loop() {
     ++stats_.connections_accepted;
     auto c = std::make_shared<client>(std::move(socket));
     clients_.insert(c);
+    asio::co_spawn(io_, watch(c), asio::detached);
     asio::co_spawn(io_, serve(c), asio::detached);
   }
 }
 
 asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
   auto* socket = &c->socket;
-  asio::steady_timer timer(io_);
   request_parser parser(settings_.limits);
   std::string pending;  // bytes read but not yet parsed (pipelined requests)
   std::array<char, 16 * 1024> buffer;
@@ -129,11 +156,9 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
   auto write = [&](const std::string& bytes) -> asio::awaitable<bool> {
     std::error_code ec;
     c->state = "writing";
-    timer.expires_after(settings_.write_timeout);
-    const auto done = co_await (
-        asio::async_write(*socket, asio::buffer(bytes), redirect_error(use_awaitable, ec)) ||
-        timer.async_wait(use_awaitable));
-    if (done.index() != 0 || ec) co_return false;
+    c->expect_within(settings_.write_timeout);
+    co_await asio::async_write(*socket, asio::buffer(bytes), redirect_error(use_awaitable, ec));
+    if (ec) co_return false;
     c->bytes_sent += bytes.size();
     stats_.bytes_sent += bytes.size();
     co_return true;
@@ -144,15 +169,13 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
     // first byte, the request timeout after it (slow senders are cut off).
     bool started = !pending.empty();
     c->state = started ? "reading" : "idle";
-    auto deadline = clock::now() + (started ? settings_.request_timeout : settings_.idle_timeout);
+    c->expect_within(started ? settings_.request_timeout : settings_.idle_timeout);
     while (parser.current() == request_parser::state::need_more) {
       if (pending.empty()) {
         std::error_code ec;
-        timer.expires_at(deadline);
-        const auto done = co_await (
-            socket->async_read_some(asio::buffer(buffer), redirect_error(use_awaitable, ec)) ||
-            timer.async_wait(use_awaitable));
-        if (done.index() == 1) {
+        const auto n = co_await socket->async_read_some(asio::buffer(buffer),
+                                                        redirect_error(use_awaitable, ec));
+        if (ec && c->timed_out) {
           if (started) {
             const auto timeout = serialize(error_response(408, "request timeout"), false, false);
             co_await write(timeout);
@@ -164,11 +187,11 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
           open = false;
           break;
         }
-        pending.append(buffer.data(), std::get<0>(done));
+        pending.append(buffer.data(), n);
         if (!started) {
           started = true;
           c->state = "reading";
-          deadline = clock::now() + settings_.request_timeout;
+          c->expect_within(settings_.request_timeout);
         }
       }
       pending.erase(0, parser.feed(pending));
@@ -198,12 +221,13 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
     }
     const auto bytes = serialize(resp, keep_alive && running_, head);
     if (!co_await write(bytes)) break;
-    if (resp.file && !head && !co_await send_file(*c, *resp.file, timer)) break;
+    if (resp.file && !head && !co_await send_file(*c, *resp.file)) break;
     if (!keep_alive) break;
   }
   std::error_code ignored;
   socket->shutdown(tcp::socket::shutdown_both, ignored);
   socket->close(ignored);
+  c->watchdog.cancel();
   c->state = "closed";
   closed_.push_front(info_of(*c));
   if (closed_.size() > 16) closed_.pop_back();
@@ -215,8 +239,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
 // call sends what fits in its send buffer; when it is full we wait until it
 // drains (at most the write timeout). Under an upload limit the file goes in
 // slices, each paid for before the next is sent.
-asio::awaitable<bool> server::send_file(client& c, const file_body& body,
-                                        asio::steady_timer& timer) {
+asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
   auto& socket = c.socket;
   c.state = "writing";
   constexpr std::uint64_t limited_slice = 64 * 1024;
@@ -246,11 +269,10 @@ asio::awaitable<bool> server::send_file(client& c, const file_body& body,
     }
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
-    timer.expires_after(settings_.write_timeout);
-    const auto ready =
-        co_await (socket.async_wait(tcp::socket::wait_write, redirect_error(use_awaitable, ec)) ||
-                  timer.async_wait(use_awaitable));
-    if (ready.index() != 0 || ec) co_return false;
+    // Full: wait until the client has read some (at most the write timeout).
+    c.expect_within(settings_.write_timeout);
+    co_await socket.async_wait(tcp::socket::wait_write, redirect_error(use_awaitable, ec));
+    if (ec) co_return false;
   }
   co_return remaining == 0;
 }

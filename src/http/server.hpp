@@ -80,7 +80,8 @@ class server {
   asio::awaitable<void> accept_loop();
   struct client;
   asio::awaitable<void> serve(std::shared_ptr<client> c);
-  asio::awaitable<bool> send_file(client& c, const file_body& body, asio::steady_timer& timer);
+  asio::awaitable<void> watch(std::shared_ptr<client> c);
+  asio::awaitable<bool> send_file(client& c, const file_body& body);
   static client_info info_of(client& c);
 
   asio::io_context& io_;
