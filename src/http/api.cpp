@@ -241,6 +241,7 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
     reply = known_peers_json(ctx.node);
   } else if (path == "/api/http" && ctx.web) {
     reply = http_json(*ctx.web);
+    reply["asking"] = protocol::to_string(req.remote);  // the socket this request came on
   } else if (path == "/api/trace") {
     reply = trace_json(ctx.node.trace(), after_parameter(req.target));
   } else if (path == "/api/files") {

@@ -15,6 +15,10 @@ void trace_log::record(const connection& c, bool sent, const protocol::message& 
   e.local = protocol::to_string(c.local());
   e.remote = protocol::to_string(c.remote());
   if (c.peer_hello()) e.peer = c.peer_hello()->name;
+  // A received hello is traced before the handshake completes: it names its sender.
+  if (const auto* h = std::get_if<protocol::hello>(&m); h && !sent) {
+    e.peer = protocol::printable_name(h->name);
+  }
   e.type = protocol::type_name(m);
   e.bytes = bytes;
   e.detail = protocol::describe(m);
