@@ -13,14 +13,10 @@
 #include <optional>
 #include <string_view>
 
+#include "peer/rate.hpp"
 #include "protocol/result.hpp"
 
 namespace peerlab::peer {
-
-// "0" (unlimited), "1000", "1000B", "500KiB", "8MiB", "1.5GiB" (binary units)
-// or "500KB", "8MB", "1GB" (decimal units): bytes per second. Units are
-// case-sensitive because "Mb" (bits) and "MB" are different things.
-protocol::result<std::uint64_t> parse_rate(std::string_view text);
 
 // The bytes allowed through per second, refilled continuously, saved up to
 // `burst` while idle. A take may overdraw the balance (debt): one chunk larger
