@@ -24,9 +24,6 @@ constexpr rate_unit rate_units[] = {
 };
 
 constexpr std::uint64_t max_rate = 1ULL << 63;
-// Digits after the point beyond a nanobyte cannot change the rounded result,
-// and nine keep fraction × unit well inside 64 bits.
-constexpr int max_fraction_digits = 9;
 
 protocol::error rate_error(std::string_view text, std::string_view why) {
   return {"'" + std::string(text) + "' is not a rate: " + std::string(why)};
@@ -34,6 +31,21 @@ protocol::error rate_error(std::string_view text, std::string_view why) {
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
+}
+
+// 0.DIGITS × unit rounded to the nearest byte (halves up), exactly for any
+// number of digits: Horner's rule from the last digit keeps the whole bytes
+// of 0.d_k…d_n × unit (below unit, so no overflow), and the last step's
+// remainder is the first decimal of what is left, which decides the rounding.
+std::uint64_t fraction_bytes_of(std::string_view digits, std::uint64_t unit) {
+  std::uint64_t whole = 0;
+  std::uint64_t first_decimal = 0;
+  for (auto digit = digits.rbegin(); digit != digits.rend(); ++digit) {
+    const std::uint64_t t = static_cast<std::uint64_t>(*digit - '0') * unit + whole;
+    whole = t / 10;
+    first_decimal = t % 10;
+  }
+  return whole + (first_decimal >= 5 ? 1 : 0);
 }
 
 }  // namespace
@@ -56,35 +68,26 @@ protocol::result<std::uint64_t> parse_rate(std::string_view text) {
   }
   if (i == 0) return rate_error(text, examples);
 
-  std::uint64_t fraction = 0;
-  std::uint64_t fraction_scale = 1;
-  bool has_fraction = false;
+  std::string_view fraction;
   if (i < text.size() && text[i] == '.') {
-    has_fraction = true;
     const std::size_t first = ++i;
-    for (; i < text.size() && is_digit(text[i]); ++i) {
+    for (; i < text.size() && is_digit(text[i]); ++i)
       nonzero = nonzero || text[i] != '0';
-      if (i - first < max_fraction_digits) {
-        fraction = fraction * 10 + static_cast<std::uint64_t>(text[i] - '0');
-        fraction_scale *= 10;
-      }
-    }
     if (i == first) return rate_error(text, examples);
+    fraction = text.substr(first, i - first);
   }
 
   const auto unit = std::find_if(std::begin(rate_units), std::end(rate_units),
                                  [&](const rate_unit& u) { return u.suffix == text.substr(i); });
   if (unit == std::end(rate_units)) return rate_error(text, examples);
-  if (has_fraction && unit->bytes == 1)
+  if (!fraction.empty() && unit->bytes == 1)
     return rate_error(text, "bytes per second are whole; use e.g. 1.5KiB for fractions");
 
   const auto too_large_error = protocol::error{"'" + std::string(text) +
                                                "' is too large a rate: at most 2^63 bytes per "
                                                "second (8589934592GiB)"};
   if (too_large || whole > max_rate / unit->bytes) return too_large_error;
-  // Rounded to the nearest byte; fraction × unit < 10^9 × 2^30 < 2^64.
-  const std::uint64_t fraction_bytes =
-      (fraction * unit->bytes + fraction_scale / 2) / fraction_scale;
+  const std::uint64_t fraction_bytes = fraction_bytes_of(fraction, unit->bytes);
   const std::uint64_t bytes = whole * unit->bytes;
   if (fraction_bytes > max_rate - bytes) return too_large_error;
   if (bytes + fraction_bytes == 0 && nonzero)

@@ -88,8 +88,21 @@ struct swarm::download {
   std::deque<std::pair<clock::time_point, std::uint64_t>> recent;  // for the rate
 };
 
+// Counts one chunk as being uploaded for as long as it lives: from its pick
+// until it is written (or given up), whichever way the loop iteration ends.
+struct swarm::upload_slot {
+  explicit upload_slot(swarm& s) : owner(s) { ++owner.uploads_active_; }
+  ~upload_slot() {
+    --owner.uploads_active_;
+    owner.upload_slot_freed_.cancel();
+  }
+  upload_slot(const upload_slot&) = delete;
+  upload_slot& operator=(const upload_slot&) = delete;
+  swarm& owner;
+};
+
 swarm::swarm(asio::io_context& io, store& storage, swarm_settings settings)
-    : io_(io), store_(storage), settings_(settings), tick_(io) {}
+    : io_(io), store_(storage), settings_(settings), tick_(io), upload_slot_freed_(io) {}
 
 swarm::~swarm() {
   pool_.join();
@@ -113,6 +126,7 @@ void swarm::start() {
 void swarm::stop() {
   running_ = false;
   tick_.cancel();
+  upload_slot_freed_.cancel();
 }
 
 bool swarm::is_banned(const node_id& id) const {
@@ -543,6 +557,17 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
       p.uploading = false;
       co_return;
     }
+    // Under an upload limit the node sends chunks one after another, each at
+    // the full rate, and picks the next chunk (and peer) only when one is
+    // done: decided late, with every `have` so far in mind.
+    const bool limited = upload_limit_ && upload_limit_->rate() > 0;
+    if (limited && uploads_active_ >= settings_.limited_parallel_uploads && running_) {
+      upload_slot_freed_.expires_at(clock::time_point::max());
+      std::error_code ec;
+      co_await upload_slot_freed_.async_wait(asio::redirect_error(use_awaitable, ec));
+      continue;  // the peer may be gone, its queue changed
+    }
+    const upload_slot slot(*this);
     const auto next = next_upload(p);
     const auto req = *next;
     p.uploads.erase(next);
@@ -589,7 +614,6 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
     // Under an upload limit, commit to the next chunk only once this one is
     // on its way: the choice of what to send stays as late (and as well
     // informed) as possible.
-    const bool limited = upload_limit_ && upload_limit_->rate() > 0;
     co_await q.conn->wait_writable(limited ? 0 : settings_.upload_queue_bytes);
   }
 }

@@ -102,6 +102,7 @@ class swarm {
  private:
   struct peer_state;
   struct download;
+  struct upload_slot;
 
   asio::awaitable<void> maintenance_loop();
   asio::awaitable<void> drop_changed_files();
@@ -143,6 +144,8 @@ class swarm {
   std::map<protocol::node_id, std::chrono::steady_clock::time_point> banned_until_;
   std::map<protocol::content_id, std::vector<std::uint32_t>> upload_counts_;  // per chunk
   const rate_limiter* upload_limit_ = nullptr;
+  std::size_t uploads_active_ = 0;        // chunks picked and not yet written
+  asio::steady_timer upload_slot_freed_;  // wakes upload loops waiting for a slot
 };
 
 }  // namespace peerlab::peer
