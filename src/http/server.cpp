@@ -2,6 +2,7 @@
 
 #include <sys/sendfile.h>
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
@@ -40,6 +41,12 @@ struct server::client {
   std::uint64_t requests = 0;
   std::uint64_t bytes_sent = 0;
   const char* state = "reading";
+  clock::time_point state_since = clock::now();
+
+  void enter(const char* next) {
+    state = next;
+    state_since = clock::now();
+  }
   asio::steady_timer watchdog;
   clock::time_point deadline = clock::time_point::max();
   bool timed_out = false;
@@ -53,6 +60,30 @@ struct server::client {
     if (earlier) watchdog.cancel();  // re-arm it for the earlier time
   }
 };
+
+// At the connection cap, a new client takes the place of one that holds a
+// socket without being served: the longest idle keep-alive connection, else
+// the slowest request still being read (slowloris). Clients being answered
+// are never cut off. False if there is none to take.
+bool server::evict_one() {
+  client* victim = nullptr;
+  const auto rank = [](const client& c) { return c.state == std::string_view("idle") ? 0 : 1; };
+  for (const auto& c : clients_) {
+    const std::string_view state = c->state;
+    if (!c->socket.is_open() || (state != "idle" && state != "reading")) continue;
+    if (!victim || rank(*c) < rank(*victim) ||
+        (rank(*c) == rank(*victim) && c->state_since < victim->state_since)) {
+      victim = c.get();
+    }
+  }
+  const auto open = std::count_if(clients_.begin(), clients_.end(),
+                                  [](const auto& c) { return c->socket.is_open(); });
+  if (static_cast<std::size_t>(open) < settings_.max_connections) return true;
+  if (!victim) return false;
+  std::error_code ignored;
+  victim->socket.close(ignored);  // its serve() ends and forgets it
+  return true;
+}
 
 asio::awaitable<void> server::watch(std::shared_ptr<client> c) {
   while (c->socket.is_open()) {
@@ -128,8 +159,9 @@ asio::awaitable<void> server::accept_loop() {
       co_await pause.async_wait(redirect_error(use_awaitable, ec));
       continue;
     }
-    if (clients_.size() >= settings_.max_connections) {
-      // Best effort, never blocking the loop: a short 503 and goodbye.
+    if (clients_.size() >= settings_.max_connections && !evict_one()) {
+      // Every client is being answered. Best effort, never blocking the
+      // loop: a short 503 and goodbye.
       const auto busy = serialize(error_response(503, "too many connections"), false, false);
       socket.non_blocking(true, ec);
       socket.write_some(asio::buffer(busy), ec);
@@ -155,7 +187,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
   // pass a named string: GCC 12 may destroy temporaries in co_await twice.
   auto write = [&](const std::string& bytes) -> asio::awaitable<bool> {
     std::error_code ec;
-    c->state = "writing";
+    c->enter("writing");
     c->expect_within(settings_.write_timeout);
     co_await asio::async_write(*socket, asio::buffer(bytes), redirect_error(use_awaitable, ec));
     if (ec) co_return false;
@@ -168,7 +200,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
     // Read until one request is complete: the idle timeout applies before its
     // first byte, the request timeout after it (slow senders are cut off).
     bool started = !pending.empty();
-    c->state = started ? "reading" : "idle";
+    c->enter(started ? "reading" : "idle");
     c->expect_within(started ? settings_.request_timeout : settings_.idle_timeout);
     while (parser.current() == request_parser::state::need_more) {
       if (pending.empty()) {
@@ -190,7 +222,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
         pending.append(buffer.data(), n);
         if (!started) {
           started = true;
-          c->state = "reading";
+          c->enter("reading");
           c->expect_within(settings_.request_timeout);
         }
       }
@@ -205,6 +237,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
       break;
     }
     request req = parser.take();
+    c->enter("handling");
     req.local = c->local;
     req.remote = c->remote;
     ++c->requests;
@@ -241,7 +274,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
 // slices, each paid for before the next is sent.
 asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
   auto& socket = c.socket;
-  c.state = "writing";
+  c.enter("writing");
   constexpr std::uint64_t limited_slice = 64 * 1024;
   auto* limit = settings_.upload_limit;
   std::error_code ec;

@@ -46,7 +46,7 @@ struct client_info {
   std::uint64_t requests = 0;
   std::uint64_t bytes_sent = 0;
   double connected_seconds = 0;
-  std::string state;             // reading | writing | idle | closed
+  std::string state;             // idle | reading | handling | writing | closed
   std::int64_t send_queue = -1;  // kernel buffers (SIOCOUTQ / SIOCINQ)
   std::int64_t receive_queue = -1;
 };
@@ -81,6 +81,7 @@ class server {
   struct client;
   asio::awaitable<void> serve(std::shared_ptr<client> c);
   asio::awaitable<void> watch(std::shared_ptr<client> c);
+  bool evict_one();
   asio::awaitable<bool> send_file(client& c, const file_body& body);
   static client_info info_of(client& c);
 
