@@ -614,7 +614,9 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
     // Under an upload limit, commit to the next chunk only once this one is
     // on its way: the choice of what to send stays as late (and as well
     // informed) as possible.
-    co_await q.conn->wait_writable(limited ? 0 : settings_.upload_queue_bytes);
+    // The peer may go (and q with it) while we wait: hold its connection.
+    const auto conn = q.conn;
+    co_await conn->wait_writable(limited ? 0 : settings_.upload_queue_bytes);
   }
 }
 
