@@ -177,6 +177,7 @@ TEST_F(HttpServer, DashboardIsOneSelfContainedPage) {
   ASSERT_TRUE(r.starts_with("HTTP/1.1 200 OK\r\n")) << head_of(r);
   EXPECT_NE(r.find("Content-Type: text/html; charset=utf-8\r\n"), std::string::npos);
   EXPECT_NE(r.find("Content-Security-Policy: default-src 'none'"), std::string::npos);
+  EXPECT_NE(r.find("frame-ancestors 'none'"), std::string::npos) << "no clickjacking";
   EXPECT_NE(body_of(r).find("</html>"), std::string::npos);
   EXPECT_TRUE(fetch(web_, "DELETE", "/").starts_with("HTTP/1.1 405"));
 }
@@ -225,6 +226,10 @@ TEST_F(HttpFiles, WholeFileWithLengthTypeNameAndEtag) {
   EXPECT_NE(head.find("ETag: \"" + id_ + "\"\r\n"), std::string::npos);
   EXPECT_NE(head.find("filename=\"report 1.pdf\"; filename*=UTF-8''report%201.pdf"),
             std::string::npos);
+  // A shared file never runs as a page of this origin.
+  EXPECT_NE(head.find("Content-Disposition: attachment;"), std::string::npos);
+  EXPECT_NE(head.find("X-Content-Type-Options: nosniff\r\n"), std::string::npos);
+  EXPECT_NE(head.find("Content-Security-Policy: sandbox\r\n"), std::string::npos);
   EXPECT_EQ(body_of(r), bytes(0, data_.size()));
 
   const auto by_name = fetch(web_, "GET", "/files/" + id_ + "/report%201.pdf");
@@ -233,6 +238,16 @@ TEST_F(HttpFiles, WholeFileWithLengthTypeNameAndEtag) {
   EXPECT_NE(head_only.find("Content-Length: 1000000\r\n"), std::string::npos);
   EXPECT_EQ(body_of(head_only), "");
   EXPECT_TRUE(fetch(web_, "PUT", "/files/" + id_).starts_with("HTTP/1.1 405"));
+}
+
+TEST_F(HttpServer, ASharedWebPageIsADownloadNotAPage) {
+  for (const std::string name : {"page.html", "image.svg", "script.js"}) {
+    const auto id = protocol::to_hex(
+        share(h_, *node_, write_file(h_.temp_dir("w"), name, {'<', 's', 'c', 'r', 'i', 'p', 't'})));
+    const auto head = head_of(fetch(web_, "GET", "/files/" + id));
+    EXPECT_NE(head.find("Content-Type: application/octet-stream\r\n"), std::string::npos) << name;
+    EXPECT_NE(head.find("Content-Security-Policy: sandbox\r\n"), std::string::npos) << name;
+  }
 }
 
 TEST_F(HttpFiles, RangesAnswerAsRfc9110Says) {
