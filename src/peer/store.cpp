@@ -24,7 +24,8 @@ std::string errno_text() {
 file_stamp stamp_from(const struct stat& st) {
   return {static_cast<std::uint64_t>(st.st_size),
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-          static_cast<std::uint64_t>(st.st_ino)};
+          static_cast<std::uint64_t>(st.st_ino),
+          static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
 }
 
 // pread until `length` bytes are in, or the file ends early.
@@ -196,7 +197,7 @@ result<std::monostate> store::load() {
       c.path = e.at("path").get<std::string>();
       c.complete = e.at("complete").get<bool>();
       c.stamp = {e.at("size").get<std::uint64_t>(), e.at("mtime_ns").get<std::int64_t>(),
-                 e.at("inode").get<std::uint64_t>()};
+                 e.at("inode").get<std::uint64_t>(), e.value("ctime_ns", std::int64_t{-1})};
     } catch (const std::exception&) {
       continue;
     }
@@ -211,6 +212,8 @@ result<std::monostate> store::load() {
     c.manifest = std::move(*m);
     if (c.complete) {
       const auto now = stamp_of(c.path);
+      // A catalog written before change times were recorded: trust the rest.
+      if (now && c.stamp.ctime_ns < 0) c.stamp.ctime_ns = now->ctime_ns;
       if (!now || !(*now == c.stamp)) {
         log_line(log_level::warn) << "no longer sharing " << c.path
                                   << ": the file changed or vanished";
@@ -236,7 +239,8 @@ result<std::monostate> store::save_catalog() const {
                        {"complete", c.complete},
                        {"size", c.stamp.size},
                        {"mtime_ns", c.stamp.mtime_ns},
-                       {"inode", c.stamp.inode}});
+                       {"inode", c.stamp.inode},
+                       {"ctime_ns", c.stamp.ctime_ns}});
   }
   return write_file_atomically(dir_ / "catalog.json", entries.dump(1) + "\n", 0644);
 }

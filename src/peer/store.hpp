@@ -32,6 +32,9 @@ struct file_stamp {
   std::uint64_t size = 0;
   std::int64_t mtime_ns = 0;
   std::uint64_t inode = 0;
+  // The change time: unlike the modification time, no one can set it back,
+  // so a file rewritten in place and given its old mtime is still caught.
+  std::int64_t ctime_ns = 0;
   bool operator==(const file_stamp&) const = default;
 };
 
