@@ -67,7 +67,11 @@ struct server::client {
 // are never cut off. False if there is none to take.
 bool server::evict_one() {
   client* victim = nullptr;
-  const auto rank = [](const client& c) { return c.state == std::string_view("idle") ? 0 : 1; };
+  // Idle between requests (keep-alive) goes first; a client that has not sent
+  // its first request yet is a reader like any other, and the newest of all.
+  const auto rank = [](const client& c) {
+    return c.state == std::string_view("idle") && c.requests > 0 ? 0 : 1;
+  };
   for (const auto& c : clients_) {
     const std::string_view state = c->state;
     if (!c->socket.is_open() || (state != "idle" && state != "reading")) continue;

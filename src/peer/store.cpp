@@ -221,8 +221,10 @@ result<std::monostate> store::load() {
       }
       c.have = chunk_set(c.manifest.chunk_count(), true);
     } else if (auto opened = open_partial(c, false); !opened) {
-      log_line(log_level::warn) << "dropping the download of " << c.path << ": "
-                                << opened.error_message();
+      log_line(log_level::warn) << "cannot resume the download of " << c.path
+                                << " for now: " << opened.error_message();
+      const auto id = c.id;
+      unavailable_.emplace(id, std::pair{std::move(c), opened.error_message()});
       continue;
     }
     items_.emplace(c.id, std::move(c));
@@ -232,8 +234,14 @@ result<std::monostate> store::load() {
 
 result<std::monostate> store::save_catalog() const {
   nlohmann::json entries = nlohmann::json::array();
-  for (const auto& [id, c] : items_) {
-    entries.push_back({{"id", protocol::to_hex(id)},
+  std::vector<const content*> all;
+  for (const auto& [id, c] : items_)
+    all.push_back(&c);
+  for (const auto& [id, u] : unavailable_)
+    all.push_back(&u.first);
+  for (const auto* item : all) {
+    const auto& c = *item;
+    entries.push_back({{"id", protocol::to_hex(c.id)},
                        {"name", c.manifest.name},
                        {"path", c.path.string()},
                        {"complete", c.complete},
@@ -263,6 +271,15 @@ result<std::monostate> store::add_shared(const protocol::manifest& m, const fs::
 
 result<std::monostate> store::add_download(const protocol::manifest& m, const fs::path& target) {
   const auto encoded = protocol::encode_manifest(m);
+  // A download left by an earlier run that could not be reopened then.
+  if (auto u = unavailable_.find(protocol::id_of_encoded(encoded));
+      u != unavailable_.end() && u->second.first.path == target) {
+    content resumed = u->second.first;
+    if (auto opened = open_partial(resumed, false); !opened) return opened;
+    unavailable_.erase(u);
+    items_[resumed.id] = std::move(resumed);
+    return save_catalog();
+  }
   content c;
   c.id = protocol::id_of_encoded(encoded);
   c.manifest = m;

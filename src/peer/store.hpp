@@ -74,6 +74,11 @@ class store {
   result<std::monostate> load();
 
   const std::map<protocol::content_id, content>& items() const { return items_; }
+  // Downloads whose partial file cannot be opened now (e.g. a read-only
+  // directory): kept in the catalog, with why, until add_download resumes them.
+  const std::map<protocol::content_id, std::pair<content, std::string>>& unavailable() const {
+    return unavailable_;
+  }
   content* find(const protocol::content_id& id);
 
   result<std::monostate> add_shared(const protocol::manifest& m, const fs::path& file,
@@ -111,6 +116,7 @@ class store {
 
   fs::path dir_;
   std::map<protocol::content_id, content> items_;
+  std::map<protocol::content_id, std::pair<content, std::string>> unavailable_;
 };
 
 }  // namespace peerlab::peer

@@ -75,6 +75,7 @@ struct swarm::download {
   std::map<node_id, chunk_set> peer_maps;
   std::set<node_id> maps_asked;
   std::map<node_id, std::map<std::uint32_t, request_state>> in_flight;
+  std::map<node_id, std::set<std::uint32_t>> late;  // asked for before a failure
   // Chunks a peer rejected: not asked of it again until the time given.
   std::map<node_id, std::map<std::uint32_t, clock::time_point>> declined_by;
   std::vector<std::uint8_t> requested;  // outstanding requests per chunk
@@ -120,6 +121,15 @@ void swarm::start() {
     d->output = item.path;
     begin_download(*downloads_.emplace(id, std::move(d)).first->second, item.manifest);
   }
+  for (const auto& [id, u] : store_.unavailable()) {
+    auto d = std::make_unique<download>();
+    d->id = id;
+    d->name = u.first.manifest.name;
+    d->size = u.first.manifest.size;
+    d->output = u.first.path;
+    d->manifest = u.first.manifest;
+    fail(*downloads_.emplace(id, std::move(d)).first->second, "cannot resume: " + u.second);
+  }
   asio::co_spawn(io_, maintenance_loop(), asio::detached);
 }
 
@@ -156,6 +166,7 @@ void swarm::on_disconnected(const std::shared_ptr<connection>& c) {
     }
     d->maps_asked.erase(it->first);
     d->declined_by.erase(it->first);
+    d->late.erase(it->first);
     if (d->manifest_from == it->first) d->manifest_from.reset();
   }
   peers_.erase(it);
@@ -431,6 +442,9 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
   auto* d = d_it == downloads_.end() ? nullptr : d_it->second.get();
   auto* requests = d ? &d->in_flight[peer] : nullptr;
   const auto request = requests ? requests->find(m.index) : decltype(requests->find(0)){};
+  if (d && (!requests || request == requests->end()) && d->late[peer].erase(m.index)) {
+    co_return;  // asked for by an attempt that failed: expected, and ignored
+  }
   if (!requests || request == requests->end()) {
     ban(*p, "sent chunk " + std::to_string(m.index) + " that was never requested");
     co_return;
@@ -465,7 +479,7 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
   };
   const auto outcome = co_await on_pool(pool_, verify_and_write);
   const auto again = downloads_.find(m.id);
-  if (again == downloads_.end()) co_return;
+  if (again == downloads_.end() || again->second.get() != d) co_return;  // dropped or restarted
   d = again->second.get();
   --d->writing;
   --d->requested[m.index];
@@ -524,6 +538,17 @@ void swarm::finish(download& d) {
 void swarm::fail(download& d, std::string why) {
   d.state = "failed";
   d.error = std::move(why);
+  // What was asked for may still come: expected, it is no violation.
+  for (auto& [peer, requests] : d.in_flight) {
+    const auto p = peers_.find(peer);
+    for (auto& [index, r] : requests) {
+      d.late[peer].insert(index);
+      if (r.cancelled) continue;
+      --d.requested[index];
+      if (p != peers_.end()) p->second->conn->send(protocol::cancel{d.id, index});
+    }
+  }
+  d.in_flight.clear();
   log_line(log_level::error) << "download of " << (d.name.empty() ? protocol::to_hex(d.id) : d.name)
                              << " failed: " << d.error;
 }
@@ -781,13 +806,16 @@ result<content_id> swarm::get(const std::string& text, const fs::path& output,
     }
     return error{"this node already has it at " + item->path.string()};
   }
+  std::map<node_id, std::set<std::uint32_t>> late;
   if (auto existing = downloads_.find(*id); existing != downloads_.end()) {
     auto& d = *existing->second;
     if (d.state != "failed") return *id;  // already under way: join it
+    late = std::move(d.late);             // late answers to the failed attempt
     downloads_.erase(existing);           // try again from the start
   }
   auto d = std::make_unique<download>();
   d->id = *id;
+  d->late = std::move(late);
   d->output = output.empty() ? fs::path() : fs::absolute(output);
   d->directory = directory;
   auto& ref = *downloads_.emplace(*id, std::move(d)).first->second;
