@@ -45,7 +45,9 @@ result<endpoint> parse_endpoint(std::string_view text) {
     port_text = text.substr(colon + 1);
     e.family = ip_family::v4;
   }
-  if (host.empty() || host.size() > 45) return error{"invalid IP address"};
+  // inet_pton reads up to a NUL: "::\0junk" must not pass as "::".
+  if (host.empty() || host.size() > 45 || host.find('\0') != std::string_view::npos)
+    return error{"invalid IP address"};
   const std::string host_z(host);
   const int af = e.family == ip_family::v4 ? AF_INET : AF_INET6;
   if (inet_pton(af, host_z.c_str(), e.ip.data()) != 1) return error{"invalid IP address"};

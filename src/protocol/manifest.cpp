@@ -36,8 +36,8 @@ std::string too_big(const char* what, std::uint64_t n, std::uint64_t max) {
 }
 
 // Reads the fields in order, checking each one before the next is read (and
-// before anything is allocated for it).
-manifest load_manifest(input_archive& ar) {
+// before anything is allocated for it, also against the bytes left).
+manifest load_manifest(input_archive& ar, const span_source& source) {
   manifest m;
   cereal::size_type name_bytes = 0;
   ar(cereal::make_size_tag(name_bytes));
@@ -66,6 +66,12 @@ manifest load_manifest(input_archive& ar) {
   if (count != expected) {
     throw invalid_manifest("chunk count " + std::to_string(count) + " does not match size " +
                            std::to_string(m.size) + " (expected " + std::to_string(expected) + ")");
+  }
+  // A few bytes claiming 32768 chunks must not cost 1 MiB.
+  if (count > source.remaining() / sizeof(sha256_digest)) {
+    throw invalid_manifest("manifest truncated: " + std::to_string(count) +
+                           " chunk hashes but only " + std::to_string(source.remaining()) +
+                           " bytes left");
   }
   m.chunk_hashes.resize(static_cast<std::size_t>(count));
   for (auto& h : m.chunk_hashes)
@@ -139,7 +145,7 @@ result<manifest> decode_manifest(std::span<const std::uint8_t> bytes) {
   std::istream stream(&source);
   try {
     input_archive ar(stream, input_archive::Options::Default());
-    manifest m = load_manifest(ar);
+    manifest m = load_manifest(ar, source);
     if (source.remaining() != 0) {
       return error{std::to_string(source.remaining()) + " unexpected bytes after manifest"};
     }

@@ -20,16 +20,32 @@ struct limit_exceeded : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-using input_archive = cereal::PortableBinaryInputArchive;
+// cereal's reader, knowing how many payload bytes are left: a length is
+// checked against them too, so a 50-byte frame claiming a 4 MiB chunk costs
+// nothing (found by fuzz/messages_fuzz.cpp).
+class input_archive : public cereal::PortableBinaryInputArchive {
+ public:
+  input_archive(std::istream& stream, const span_source& source)
+      : PortableBinaryInputArchive(stream, Options::Default()), source_(source) {}
+  std::size_t bytes_left() const { return source_.remaining(); }
+
+ private:
+  const span_source& source_;
+};
 using output_archive = cereal::PortableBinaryOutputArchive;
 
-// Reads a cereal size tag and refuses it before anything is allocated.
+// Reads a cereal size tag and refuses it before anything is allocated: above
+// its maximum, or more items than bytes left (every item takes at least one).
 std::size_t load_bounded_size(input_archive& ar, std::size_t max, const char* what) {
   cereal::size_type n = 0;
   ar(cereal::make_size_tag(n));
   if (n > max) {
     throw limit_exceeded(std::string(what) + " of " + std::to_string(n) +
                          " exceeds the maximum of " + std::to_string(max));
+  }
+  if (n > ar.bytes_left()) {
+    throw limit_exceeded("message truncated: " + std::string(what) + " of " + std::to_string(n) +
+                         " but only " + std::to_string(ar.bytes_left()) + " bytes left");
   }
   return static_cast<std::size_t>(n);
 }
@@ -294,7 +310,7 @@ result<message> decode(std::span<const std::uint8_t> payload) {
   std::istream stream(&source);
   try {
     // Default: decode into this host's byte order; cereal swaps as the flag says.
-    input_archive ar(stream, input_archive::Options::Default());
+    input_archive ar(stream, source);
     result<message> decoded{keepalive{}};
     load_body(ar, type, *decoded);
     if (source.remaining() != 0) {

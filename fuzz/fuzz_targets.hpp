@@ -1,0 +1,24 @@
+#pragma once
+// One fuzz target per parser of untrusted bytes. Each feeds its input to the
+// parser and checks what the parser promises: limits, round trips, the same
+// answer however TCP splits the bytes. A broken promise aborts (FUZZ_CHECK),
+// which libFuzzer reports as a finding; ASan and UBSan catch the rest.
+//
+// libFuzzer drives them through libfuzzer_main.cpp (scripts/fuzz), and
+// tests/unit/fuzz_replay_test.cpp replays fuzz/corpus and fuzz/regressions
+// through the very same functions in the normal test suite.
+
+#include <cstddef>
+#include <cstdint>
+
+namespace peerlab::fuzz {
+
+int fuzz_frame(const std::uint8_t* data, std::size_t size);           // protocol/frame
+int fuzz_messages(const std::uint8_t* data, std::size_t size);        // protocol/messages
+int fuzz_manifest(const std::uint8_t* data, std::size_t size);        // protocol/manifest
+int fuzz_endpoint(const std::uint8_t* data, std::size_t size);        // protocol/endpoint
+int fuzz_request_parser(const std::uint8_t* data, std::size_t size);  // http/request_parser
+int fuzz_range(const std::uint8_t* data, std::size_t size);           // http/range
+int fuzz_rate(const std::uint8_t* data, std::size_t size);            // peer/rate
+
+}  // namespace peerlab::fuzz
