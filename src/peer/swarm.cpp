@@ -794,6 +794,8 @@ result<content_id> swarm::get(const std::string& text, const fs::path& output,
   if (!id) return error{"no known content id starts with " + text + " (or more than one does)"};
   if (const auto* item = store_.find(*id); item && item->complete) {
     if (output.empty() || fs::absolute(output) == item->path) {
+      // Already here: keep the record of how it came, if this run fetched it.
+      if (downloads_.contains(*id)) return *id;
       auto d = std::make_unique<download>();
       d->id = *id;
       d->name = item->manifest.name;
