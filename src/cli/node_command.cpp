@@ -29,8 +29,13 @@ struct node_options {
   std::string log_level = "info";
   std::string up_limit = "0";
   std::string down_limit = "0";
+  std::size_t max_peers = peer::node_settings{}.max_connections;
   bool trace = false;
 };
+
+// A node holds one socket per peer; beyond this the descriptor limit, not the
+// option, would decide.
+constexpr std::size_t max_peers_limit = 100000;
 
 // Checks a RATE option (bytes per second, e.g. 500KiB, 8MiB, 0 = unlimited).
 std::string check_rate(const std::string& text) {
@@ -44,13 +49,18 @@ std::string check_endpoint(const std::string& text) {
   return parsed ? "" : "'" + text + "' is not IP:PORT (" + parsed.error_message() + ")";
 }
 
-// Each peer connection needs a file descriptor; use what the system allows.
-void raise_file_limit() {
+// Each peer connection needs a file descriptor; use what the system allows
+// (like nginx's worker_rlimit_nofile). Returns the soft limit now in force.
+rlim_t raise_file_limit() {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return RLIM_INFINITY;
+  if (limit.rlim_cur < limit.rlim_max) {
+    const auto hard = limit.rlim_max;
+    limit.rlim_cur = hard;
+    if (setrlimit(RLIMIT_NOFILE, &limit) == 0) return hard;
+    getrlimit(RLIMIT_NOFILE, &limit);
   }
+  return limit.rlim_cur;
 }
 
 // The names under which browsers may reach our HTTP server (see host_check.hpp).
@@ -75,7 +85,13 @@ int run_node(const node_options& options) {
   peer::log_level level{};
   peer::parse_log_level(options.log_level, level);
   peer::set_log_level(level);
-  raise_file_limit();
+  const auto file_limit = raise_file_limit();
+  // Peers, handshakes, HTTP clients and open files share the descriptors.
+  if (file_limit != RLIM_INFINITY && options.max_peers + 512 > file_limit) {
+    peer::log_line(peer::log_level::warn)
+        << "--max-peers " << options.max_peers << " may not fit in the " << file_limit
+        << " file descriptors this process may open (ulimit -n)";
+  }
 
   const auto dir = peer::resolve_data_dir(options.dir);
   auto lock = peer::data_dir_lock::acquire(dir);
@@ -89,6 +105,7 @@ int run_node(const node_options& options) {
   settings.up_limit_bytes_per_second = *peer::parse_rate(options.up_limit);
   settings.down_limit_bytes_per_second = *peer::parse_rate(options.down_limit);
   settings.trace = options.trace;
+  settings.max_connections = options.max_peers;
   for (const auto& p : options.peers)
     settings.bootstrap_peers.push_back(*protocol::parse_endpoint(p));
   // Test-only fault switch: serve corrupted chunks, to prove downloaders reject them.
@@ -164,6 +181,11 @@ void add_node_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("--down-limit", options->down_limit, "Download rate limit (0 = none)")
       ->check(check_rate)
+      ->capture_default_str();
+  // Each peer is a socket: run_node raises the soft RLIMIT_NOFILE to the hard limit.
+  cmd->add_option("--max-peers", options->max_peers,
+                  "Most established peer connections at once (others are turned away)")
+      ->check(CLI::Range(std::size_t{1}, max_peers_limit))
       ->capture_default_str();
   cmd->add_flag("--trace", options->trace,
                 "Log every protocol message sent and received (also on the dashboard)");

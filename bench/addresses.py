@@ -1,0 +1,19 @@
+"""Where everything listens: loopback only, and addresses no test uses
+(tests/e2e owns 127.0.0.2-4 and 127.0.2.x-127.0.12.x), so a benchmark can run
+while the test suite does. Ports are chosen by the kernel (port 0)."""
+
+NGINX = "127.0.13.1"
+TRACKER = "127.0.13.2"
+IDLE = "127.0.13.3"
+SEEDER = "127.0.13.10"
+DOWNLOADER = "127.0.13.11"
+LIMITED_SEEDER = "127.0.13.12"
+LIMITED_DOWNLOADER = "127.0.13.13"
+SHARER = "127.0.13.14"
+DOWNLOADERS = [f"127.0.13.{20 + i}" for i in range(16)]
+ARIA_SEEDER = "127.0.13.40"
+ARIA_LEECHERS = [f"127.0.13.{41 + i}" for i in range(16)]
+SWARM = [f"127.0.14.{1 + i}" for i in range(250)]
+BESIEGED = "127.0.15.1"
+BESIEGED_SEEDER = "127.0.15.2"
+CROWD = "127.0.15.3"  # where the held peer connections come from
