@@ -8,7 +8,7 @@ import time
 
 import addresses as ip
 from case_transfer import check_same
-from peerlab import Node
+from peerlab import Node, stop_all
 from procs import BenchError, PeakRss, cpu_seconds
 from report import MiB
 
@@ -74,8 +74,7 @@ def swarm(bench, case):
     time.sleep(idle_s)
     m_cpu.add((sum(cpu_seconds(node.pid) for node in nodes) - before) / idle_s * 100)
     m_rss.add(sorted(node.rss_kib() for node in nodes)[n // 2] / 1024)
-    for node in nodes:
-        node.stop()
+    stop_all(nodes)
     case.target(f"{n} nodes: overlay stable", m_mesh.median if (full or m_mesh.extra["stable"]) else None,
                 "<=", 10, "s")
     case.target(f"{n} nodes: idle CPU, all together", m_cpu.median, "<=", 5, "%")

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import addresses as ip
-from peerlab import Node
+from peerlab import Node, stop_all
 from procs import BenchError, PeakRss, status_kib, timed
 from report import MiB
 from torrent import Leecher, Seeder, Tracker, make_torrent
@@ -124,14 +124,16 @@ def one_to_eight(bench, case):
     out = bench.out_dir()
     for rep in range(1, cfg["reps"] + 1):
         bench.say(f"1 -> {n}, {size // MiB} MiB: repetition {rep} of {cfg['reps']}")
-        nodes = [start_downloader(bench, f"d{i}", ip.DOWNLOADERS[i], seeder, content_id) for i in range(n)]
+        nodes = [Node(bench, f"d{i}", ip.DOWNLOADERS[i], peers=[seeder.listen]) for i in range(n)]
+        for node in nodes:  # started side by side, then waited for
+            node.wait_ready().wait_lists(content_id)
         started = time.monotonic()
         gets = [node.start_get(content_id, f"{out}/get{i}.bin") for i, node in enumerate(nodes)]
         for g in gets:
             g.wait(timeout)
         m_get.add(max(g.in_place_at for g in gets) - started)
-        for i, node in enumerate(nodes):
-            node.stop()
+        stop_all(nodes)
+        for i in range(n):
             check_same("peerlab get", source, f"{out}/get{i}.bin")
 
         if not no_nginx:

@@ -61,11 +61,11 @@ class Node:
         return content_id
 
     def lists(self, content_id):
-        return any(f["id"] == content_id for f in json.loads(self.cli("files", "--json")))
+        return any(f["id"] == content_id for f in self.api("files"))
 
     def wait_lists(self, content_id, timeout=30):
         wait_until(lambda: self.lists(content_id), timeout, f"{self.name} to see {content_id[:8]} in the swarm",
-                   proc=self.proc, interval=0.1)
+                   proc=self.proc, interval=0.02)
 
     def start_get(self, content_id, output):
         """`peerlab get` in the background; see Get."""
@@ -83,6 +83,15 @@ class Node:
             raise BenchError(f"node {self.name} exited with status {status} after SIGTERM (the contract says 0); "
                              f"its log ends:\n{tail(self.proc.bench_log)}")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def stop_all(nodes):
+    """Stops nodes side by side: SIGTERM to all first, then each is waited for."""
+    for node in nodes:
+        if node.proc.poll() is None:
+            node.proc.terminate()
+    for node in nodes:
+        node.stop()
 
 
 class Get:

@@ -145,11 +145,14 @@ def main():
     failed = None
     try:
         for case, (_, _, run_case) in zip(cases, CASES):
+            case_started = time.monotonic()
             try:
                 run_case(bench, case)
             except BenchError as exc:
                 case.status, case.error, failed = FAILED, str(exc), case
                 break
+            finally:
+                case.facts["case_seconds"] = round(time.monotonic() - case_started, 1)
             case.finish()
             if case.key == "idle" and bench.idle_node:
                 header["asan"] = uses_asan(bench.idle_node.pid)
