@@ -9,7 +9,7 @@ import addresses as ip
 from peerlab import Node
 from procs import BenchError, run, status_kib
 
-IDLE_SETTLE_S = 2  # a node that has just started is still allocating its first buffers
+IDLE_SETTLE_S = 1  # a node that has just started is still allocating its first buffers
 
 
 def wrk(bench, url, seconds):

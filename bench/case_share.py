@@ -2,11 +2,22 @@
 in parallel) against `openssl dgst -sha256` of the same file (one core)."""
 
 import os
+import re
 
 import addresses as ip
 from peerlab import Node
-from procs import cpu_seconds, timed
+from procs import BenchError, cpu_seconds, run, timed
 from report import MiB
+
+
+def sha256_speed(bench):
+    """MiB/s one core hashes in memory: the bound for hashing on one core."""
+    report = run([bench.tools["openssl"], "speed", "-evp", "sha256", "-bytes", str(MiB), "-seconds", "1"], 60,
+                 "openssl speed")
+    found = re.search(r"^sha256\s+([\d.]+)k\s*$", report, re.MULTILINE)
+    if not found:
+        raise BenchError(f"openssl speed printed no sha256 line:\n{report}")
+    return float(found.group(1)) * 1000 / MiB
 
 
 def share(bench, case):
@@ -18,6 +29,8 @@ def share(bench, case):
     m_cores = case.measurement("peerlab-share-cores", "  cores the node used (CPU time / wall time)", "x")
     m_openssl = case.measurement("openssl-dgst", "openssl dgst -sha256", "s", size,
                                  missing=bench.missing("openssl"))
+    m_speed = case.measurement("sha256-speed", "  limit: SHA-256 on one core (openssl speed)", "MiB/s",
+                               missing=bench.missing("openssl"))
     for rep in range(1, cfg["reps"] + 1):
         bench.say(f"share {size // MiB} MiB: repetition {rep} of {cfg['reps']}")
         # A node shares a file once: a new node (and data directory) for every repetition.
@@ -29,4 +42,5 @@ def share(bench, case):
         node.stop()
         if not m_openssl.missing:
             m_openssl.add(timed([bench.tools["openssl"], "dgst", "-sha256", source], 600, "openssl dgst"))
+            m_speed.add(sha256_speed(bench))
     case.ratio("peerlab share / openssl dgst -sha256", "peerlab-share", "openssl-dgst", "<=", 1.0)

@@ -9,7 +9,7 @@ import time
 
 import addresses as ip
 from peerlab import Node, stop_all
-from procs import BenchError, PeakRss, status_kib, timed
+from procs import BenchError, PeakRss, run, status_kib, timed
 from report import MiB
 from torrent import Leecher, Seeder, Tracker, make_torrent
 
@@ -22,6 +22,17 @@ def check_same(what, source, output):
 
 def curl(bench, url, output, timeout):
     return timed([bench.tools["curl"], "-sS", "--fail", "-o", output, url], timeout, f"curl {url}")
+
+
+def curl_to_null(bench, url, size, timeout):
+    """Seconds to receive `size` bytes and drop them: no disk, only the socket."""
+    started = time.monotonic()
+    got = run([bench.tools["curl"], "-sS", "--fail", "-o", "/dev/null", "-w", "%{size_download}", url], timeout,
+              f"curl {url}")
+    seconds = time.monotonic() - started
+    if int(got) != size:
+        raise BenchError(f"curl {url} received {got} bytes, not {size}")
+    return seconds
 
 
 def start_downloader(bench, name, address, seeder, content_id):
@@ -50,6 +61,8 @@ def one_to_one(bench, case):
                       "curl and aria2c: until they exit")
     no_nginx = bench.missing("nginx", "curl")
     m_nginx = case.measurement("curl-nginx", "curl <- nginx (sendfile)", "s", size, missing=no_nginx)
+    m_null = case.measurement("curl-nginx-null", "  limit: the same to /dev/null (loopback TCP)", "s", size,
+                              missing=no_nginx)
     m_get = case.measurement("peerlab-get", "peerlab get: 1 seeder -> 1 downloader", "s", size)
     m_exit = case.measurement("peerlab-get-exit", "  the same, until `peerlab get` exits", "s", size)
     m_http = case.measurement("curl-peerlab", "curl <- peerlab GET /files/ID", "s", size,
@@ -73,6 +86,7 @@ def one_to_one(bench, case):
                 m_nginx.add(curl(bench, bench.nginx.url("one.bin"), f"{out}/nginx.bin", timeout))
             m_nginx_rss.add(max(rss.peak_kib.values()) / 1024)
             check_same("curl from nginx", source, f"{out}/nginx.bin")
+            m_null.add(curl_to_null(bench, bench.nginx.url("one.bin"), size, timeout))
 
         downloader = start_downloader(bench, "downloader", ip.DOWNLOADER, seeder, content_id)
         with PeakRss([seeder.pid]) as rss:

@@ -88,8 +88,7 @@ class Node:
 def stop_all(nodes):
     """Stops nodes side by side: SIGTERM to all first, then each is waited for."""
     for node in nodes:
-        if node.proc.poll() is None:
-            node.proc.terminate()
+        node.bench.procs.terminate(node.proc)
     for node in nodes:
         node.stop()
 

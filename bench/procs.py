@@ -52,10 +52,17 @@ class Processes:
         self.running.append((name, proc, log))
         return proc
 
+    @staticmethod
+    def terminate(proc):
+        """SIGTERM, once: a second one during a clean shutdown would kill it."""
+        if proc.poll() is None and not getattr(proc, "bench_terminated", False):
+            proc.bench_terminated = True
+            proc.send_signal(signal.SIGTERM)
+
     def stop(self, proc, timeout=10):
         """SIGTERM, then SIGKILL after `timeout` s; returns the exit status."""
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            self.terminate(proc)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -66,8 +73,7 @@ class Processes:
 
     def stop_all(self):
         for _, proc, _ in list(self.running):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+            self.terminate(proc)
         deadline = time.monotonic() + 10
         for _, proc, _ in list(self.running):
             try:

@@ -110,7 +110,7 @@ def _number(value, unit):
         return "-"
     if unit in ("s", "x"):
         return f"{value:.2f}"
-    if unit in ("MiB", "%"):
+    if unit in ("MiB", "%") or unit == "MiB/s" and value < 100:
         return f"{value:.1f}"
     return f"{value:.0f}"
 
@@ -119,7 +119,7 @@ def _measurement_line(m):
     label = f"  {m.label:<46}"
     if not m.values:
         return f"{label} " + (f"{m.status} ({m.missing})" if m.missing else "not measured")
-    unit = {"s": "s", "req/s": "/s", "MiB": "MiB", "%": "%", "count": ""}.get(m.unit, m.unit)
+    unit = {"s": "s", "req/s": "/s", "MiB": "MiB", "%": "%", "count": "", "x": "x"}.get(m.unit, m.unit)
     spread = f"{_number(min(m.values), m.unit)} .. {_number(max(m.values), m.unit)}" if len(m.values) > 1 else ""
     line = f"{label} {_number(m.median, m.unit):>9} {unit:<4}{spread:>20}"
     if m.size_bytes and m.unit == "s":
