@@ -65,8 +65,10 @@ def swarm(bench, case):
             break
         time.sleep(0.25)
     full = all(c == n - 1 for c in last)
-    m_mesh.add(last_change - started)
-    m_mesh.extra.update(full_mesh=full, stable=time.monotonic() <= deadline or full)
+    stable = full or time.monotonic() - last_change >= STABLE_WITHOUT_FULL_MESH_S
+    # Still changing at the deadline: the time so far, a lower bound (and a miss).
+    m_mesh.add((last_change if stable else time.monotonic()) - started)
+    m_mesh.extra.update(full_mesh=full, stable=stable)
     m_conn.add(sorted(last)[n // 2])
     m_conn.extra.update(min=min(last), max=max(last), full_mesh_is=n - 1)
 
@@ -75,8 +77,8 @@ def swarm(bench, case):
     m_cpu.add((sum(cpu_seconds(node.pid) for node in nodes) - before) / idle_s * 100)
     m_rss.add(sorted(node.rss_kib() for node in nodes)[n // 2] / 1024)
     stop_all(nodes)
-    case.target(f"{n} nodes: overlay stable", m_mesh.median if (full or m_mesh.extra["stable"]) else None,
-                "<=", 10, "s")
+    case.target(f"{n} nodes: overlay stable", m_mesh.median if stable else max(m_mesh.median, 10.001), "<=", 10,
+                "s")
     case.target(f"{n} nodes: idle CPU, all together", m_cpu.median, "<=", 5, "%")
 
 
