@@ -115,8 +115,9 @@ def _number(value, unit):
     return f"{value:.0f}"
 
 
-def _measurement_line(m):
-    label = f"  {m.label:<46}"
+def _measurement_line(m, repetitions):
+    label = m.label if len(m.values) in (0, 1, repetitions) else f"{m.label} (x{len(m.values)})"
+    label = f"  {label:<46}"
     if not m.values:
         return f"{label} " + (f"{m.status} ({m.missing})" if m.missing else "not measured")
     unit = {"s": "s", "req/s": "/s", "MiB": "MiB", "%": "%", "count": "", "x": "x"}.get(m.unit, m.unit)
@@ -146,7 +147,7 @@ def render(header, cases):
         lines.append(f"{case.title}" + ("" if case.status == OK else f"  [{case.status}]"))
         if case.error:
             lines.append(f"  error: {case.error.splitlines()[0]}")
-        lines.extend(_measurement_line(m) for m in case.measurements.values())
+        lines.extend(_measurement_line(m, header["repetitions"]) for m in case.measurements.values())
         lines.extend(_target_line(t) for t in case.targets)
     all_targets = [t for c in cases for t in c.targets]
     met = sum(1 for t in all_targets if t.met)
