@@ -109,10 +109,15 @@ struct limits_checker {
 int fuzz_messages(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::uint8_t> payload(data, size);
   const auto decoded = decode(payload);
+  // The in-place decoder (a chunk's data keeps the payload's buffer) agrees.
+  const auto in_place = decode(std::vector<std::uint8_t>(payload.begin(), payload.end()));
+  FUZZ_CHECK(in_place.ok() == decoded.ok());
   if (!decoded) {
     FUZZ_CHECK(!decoded.error_message().empty());
+    FUZZ_CHECK(in_place.error_message() == decoded.error_message());
     return 0;
   }
+  FUZZ_CHECK(*in_place == *decoded);
   const message& m = *decoded;
   FUZZ_CHECK(static_cast<std::size_t>(payload[0]) == m.index() + 1);  // the type byte
   std::visit(limits_checker{}, m);
@@ -134,6 +139,14 @@ int fuzz_messages(const std::uint8_t* data, std::size_t size) {
   frames.feed(encode_frame(encoded));
   const auto framed = frames.next();
   FUZZ_CHECK(framed.ok() && framed->has_value() && **framed == encoded);
+
+  // A chunk streamed from a file: its head, then the data, is the same frame.
+  if (const auto* c = std::get_if<chunk>(&m)) {
+    auto streamed =
+        encode_frame_head({c->id, c->index, static_cast<std::uint32_t>(c->data.size())});
+    streamed.insert(streamed.end(), c->data.begin(), c->data.end());
+    FUZZ_CHECK(streamed == encode_frame(encoded));
+  }
 
   // What the trace and the log print of it.
   FUZZ_CHECK(!type_name(m).empty());

@@ -211,17 +211,26 @@ json get_request(const get_options& options, const std::string& id) {
 }
 
 // Follows GET /api/transfers/ID until the node reports the end; the node does
-// the work, so this loop only draws and decides the exit code.
+// the work, so this loop only draws and decides the exit code. Each request
+// asks the node to answer early if the transfer ends (?wait=), so the command
+// exits the moment the file is in place, and redraws at the poll interval.
 int follow_transfer(const api_target& target, const std::string& id, progress_display& display,
                     std::chrono::steady_clock::time_point started) {
-  const auto path = "/api/transfers/" + id;
+  const auto path = "/api/transfers/" + id +
+                    "?wait=" + std::to_string(std::chrono::milliseconds(poll_interval).count());
   auto last_answer = std::chrono::steady_clock::now();
-  for (;; std::this_thread::sleep_for(poll_interval)) {
+  for (;;) {
+    const auto asked = std::chrono::steady_clock::now();
     auto answer = api_get(target, path);
     const auto now = std::chrono::steady_clock::now();
+    // Never faster than the poll interval, whatever the node does with ?wait.
+    const auto pace = [&] { std::this_thread::sleep_until(asked + poll_interval); };
     if (!answer || !answer->is_object()) {
       // A busy node may miss a poll; a node that stays silent is gone.
-      if (now - last_answer < node_silence_limit) continue;
+      if (now - last_answer < node_silence_limit) {
+        pace();
+        continue;
+      }
       display.end_line();
       return fail(answer ? "the node sent a malformed transfer for " + id : answer.error_message());
     }
@@ -235,6 +244,7 @@ int follow_transfer(const api_target& target, const std::string& id, progress_di
     }
     if (progress.state != "complete") {
       display.update(progress);
+      pace();
       continue;
     }
     const auto seconds = std::chrono::duration<double>(now - started).count();

@@ -141,15 +141,28 @@ json trace_json(const peer::trace_log& trace, std::uint64_t after) {
 
 namespace {
 
-// The `after` parameter of /api/trace?after=N (0 when absent or malformed).
-std::uint64_t after_parameter(std::string_view target) {
-  const auto at = target.find("after=");
-  if (at == std::string_view::npos) return 0;
-  std::uint64_t value = 0;
-  const auto digits = target.substr(at + 6);
-  std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  return value;
+// A number in the query string, as in /api/trace?after=N (0 when absent or
+// malformed).
+std::uint64_t query_number(std::string_view target, std::string_view name) {
+  const auto query = target.find('?');
+  if (query == std::string_view::npos) return 0;
+  for (auto rest = target.substr(query + 1); !rest.empty();) {
+    const auto end = std::min(rest.find('&'), rest.size());
+    const auto field = rest.substr(0, end);
+    if (field.size() > name.size() && field.starts_with(name) && field[name.size()] == '=') {
+      std::uint64_t value = 0;
+      const auto digits = field.substr(name.size() + 1);
+      std::from_chars(digits.data(), digits.data() + digits.size(), value);
+      return value;
+    }
+    rest = rest.substr(std::min(end + 1, rest.size()));
+  }
+  return 0;
 }
+
+// GET /api/transfers/ID?wait=MS answers once the transfer ends, or after MS
+// (at most this long, well within the server's request deadline).
+constexpr std::uint64_t max_wait_ms = 5000;
 
 // Bearer token check for actions: constant-time, so timing leaks nothing.
 bool authorized(const api_context& ctx, const request& req) {
@@ -243,7 +256,7 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
     reply = http_json(*ctx.web);
     reply["asking"] = protocol::to_string(req.remote);  // the socket this request came on
   } else if (path == "/api/trace") {
-    reply = trace_json(ctx.node.trace(), after_parameter(req.target));
+    reply = trace_json(ctx.node.trace(), query_number(req.target, "after"));
   } else if (path == "/api/files") {
     reply = files_json(ctx.node);
   } else if (path == "/api/transfers") {
@@ -253,6 +266,9 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
   } else if (path.starts_with("/api/transfers/")) {
     const auto id =
         ctx.node.transfers().resolve(path.substr(std::string("/api/transfers/").size()));
+    if (const auto wait = std::min(query_number(req.target, "wait"), max_wait_ms); id && wait > 0) {
+      co_await ctx.node.transfers().wait_for_end(*id, std::chrono::milliseconds(wait));
+    }
     const auto t = id ? ctx.node.transfers().transfer(*id) : std::nullopt;
     if (!t) co_return error_response(404, "no such transfer");
     reply = transfer_json(*t, true);

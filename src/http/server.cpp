@@ -1,7 +1,5 @@
 #include "http/server.hpp"
 
-#include <sys/sendfile.h>
-
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -9,12 +7,13 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <cerrno>
 #include <csignal>
+#include <functional>
 
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
 #include "peer/rate_limiter.hpp"
+#include "peer/send_file.hpp"
 #include "peer/socket_queues.hpp"
 #include "peer/store.hpp"
 
@@ -271,47 +270,33 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
   clients_.erase(c);
 }
 
-// Streams a file with sendfile(2): the kernel moves page-cache pages into the
-// socket, no copy through our memory. The socket is non-blocking, so each
-// call sends what fits in its send buffer; when it is full we wait until it
-// drains (at most the write timeout). Under an upload limit the file goes in
-// slices, each paid for before the next is sent.
+// Streams a file with sendfile(2) (peer/send_file.hpp): no copy through our
+// memory. Each wait for the client to read is bounded by the write timeout.
+// Under an upload limit the file goes in slices, each paid for once sent.
 asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
-  auto& socket = c.socket;
   c.enter("writing");
   constexpr std::uint64_t limited_slice = 64 * 1024;
   auto* limit = settings_.upload_limit;
-  std::error_code ec;
-  socket.native_non_blocking(true, ec);
-  if (ec) co_return false;
-  auto offset = static_cast<off_t>(body.offset);
-  std::uint64_t remaining = body.length;
-  while (remaining > 0 && running_) {
+  const std::function<void()> before_wait = [&] { c.expect_within(settings_.write_timeout); };
+  std::uint64_t sent = 0;
+  while (sent < body.length && running_) {
     const bool limited = limit && limit->rate() > 0;
-    const auto slice =
-        static_cast<std::size_t>(std::min(remaining, limited ? limited_slice : remaining));
-    const auto sent = ::sendfile(socket.native_handle(), body.file->fd(), &offset, slice);
-    if (sent > 0) {
-      remaining -= static_cast<std::uint64_t>(sent);
-      c.bytes_sent += static_cast<std::uint64_t>(sent);
-      stats_.bytes_sent += static_cast<std::uint64_t>(sent);
-      if (limited) co_await limit->acquire(static_cast<std::size_t>(sent));
-      continue;
-    }
-    if (sent == 0) {
+    const auto slice = std::min(body.length - sent, limited ? limited_slice : body.length);
+    const auto r =
+        co_await peer::send_file(c.socket, body.file->fd(), body.offset + sent, slice, before_wait);
+    sent += r.sent;
+    c.bytes_sent += r.sent;
+    stats_.bytes_sent += r.sent;
+    if (r.error) co_return false;
+    if (r.sent < slice) {
       // The file is shorter than when it was opened: the length we promised
       // cannot be kept, so the client must see the connection end.
       peer::log_line(peer::log_level::warn) << "http: a served file shrank while being sent";
       co_return false;
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
-    // Full: wait until the client has read some (at most the write timeout).
-    c.expect_within(settings_.write_timeout);
-    co_await socket.async_wait(tcp::socket::wait_write, redirect_error(use_awaitable, ec));
-    if (ec) co_return false;
+    if (limited) co_await limit->acquire(static_cast<std::size_t>(r.sent));
   }
-  co_return remaining == 0;
+  co_return sent == body.length;
 }
 
 }  // namespace peerlab::http

@@ -5,9 +5,12 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <functional>
+#include <limits>
 
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
+#include "peer/send_file.hpp"
 
 namespace peerlab::peer {
 
@@ -83,23 +86,32 @@ asio::awaitable<protocol::result<protocol::message>> connection::receive() {
       break;
     }
     if (*frame) {
-      auto m = protocol::decode(**frame);
+      const std::size_t frame_bytes = (*frame)->size() + protocol::frame_header_bytes;
+      auto m = protocol::decode(std::move(**frame));
       if (!m) {
         close("bad message: " + m.error_message());
         break;
       }
-      if (trace_) trace_->record(*this, false, *m, (*frame)->size() + protocol::frame_header_bytes);
+      if (trace_) trace_->record(*this, false, *m, frame_bytes);
       co_return m;
     }
+    // Inside a large frame (a chunk) the socket reads straight into the
+    // frame's own buffer; otherwise into ours, and the decoder copies.
+    const auto direct = decoder_.direct_space();
+    const auto into =
+        direct.empty() ? asio::buffer(read_buffer_) : asio::buffer(direct.data(), direct.size());
     std::error_code ec;
-    const std::size_t n = co_await socket_.async_read_some(asio::buffer(read_buffer_),
-                                                           redirect_error(use_awaitable, ec));
+    const std::size_t n = co_await socket_.async_read_some(into, redirect_error(use_awaitable, ec));
     if (ec) {
       close(ec == asio::error::eof ? "closed by peer" : ec.message());
       break;
     }
     bytes_received_ += n;
-    decoder_.feed({read_buffer_.data(), n});
+    if (direct.empty()) {
+      decoder_.feed({read_buffer_.data(), n});
+    } else {
+      decoder_.commit_direct(n);
+    }
     // Not reading for a while is how a receiver slows a TCP sender down.
     if (down_limiter_) co_await down_limiter_->acquire(n);
     if (peer_hello_) read_deadline_ = clock::now() + settings_.idle_timeout;
@@ -111,8 +123,20 @@ void connection::send(const protocol::message& m) {
   if (!open_) return;
   auto frame = protocol::encode_frame(protocol::encode(m));
   if (trace_) trace_->record(*this, true, m, frame.size());
-  queued_bytes_ += frame.size();
-  write_queue_.push_back(std::move(frame));
+  enqueue({std::move(frame), nullptr, 0, 0});
+}
+
+void connection::send_chunk(const protocol::chunk_head& head,
+                            std::shared_ptr<const file_handle> file, std::uint64_t offset) {
+  if (!open_) return;
+  auto frame_head = protocol::encode_frame_head(head);
+  if (trace_) trace_->record(*this, true, head, frame_head.size() + head.length);
+  enqueue({std::move(frame_head), std::move(file), offset, head.length});
+}
+
+void connection::enqueue(outgoing item) {
+  queued_bytes_ += item.bytes.size() + item.file_length;
+  write_queue_.push_back(std::move(item));
   if (queued_bytes_ > settings_.max_queued_bytes) {
     close("peer is not reading (" + std::to_string(queued_bytes_) + " bytes queued)");
     return;
@@ -132,31 +156,20 @@ asio::awaitable<void> connection::write_loop() {
       if (!ec && open_ && write_queue_.empty() && peer_hello_) send(protocol::keepalive{});
       continue;
     }
-    // Gather everything queued into one write: fewer syscalls for small frames.
+    // Gather everything queued into one write (fewer syscalls for small
+    // frames), up to and including the first frame that goes on from a file.
     std::vector<asio::const_buffer> buffers;
-    for (const auto& frame : write_queue_)
-      buffers.push_back(asio::buffer(frame));
-    const std::size_t frames = buffers.size();
-    const std::size_t total = asio::buffer_size(buffers);
-    // Under an upload limit, pay for and write the batch in slices of a
-    // quarter second: long enough that connections sharing the limit take
-    // turns chunk by chunk (each chunk arrives whole sooner, and can be passed
-    // on), short enough that no peer waits long in silence.
-    const std::size_t slice = up_limiter_ && up_limiter_->rate() > 0
-                                  ? std::max<std::size_t>(64 * 1024, up_limiter_->rate() / 4)
-                                  : total;
-    std::size_t sent = 0;
-    std::error_code ec;
-    while (sent < total && open_ && !ec) {
-      const std::size_t n = std::min(slice, total - sent);
-      if (up_limiter_) co_await up_limiter_->acquire(n);
-      if (!open_) break;
-      writing_ = true;
-      write_deadline_ = clock::now() + settings_.write_timeout;
-      sent += co_await asio::async_write(socket_, suffix(buffers, sent), asio::transfer_exactly(n),
-                                         redirect_error(use_awaitable, ec));
-      writing_ = false;
+    const outgoing* from_file = nullptr;
+    for (const auto& item : write_queue_) {
+      buffers.push_back(asio::buffer(item.bytes));
+      if (item.file) {
+        from_file = &item;
+        break;
+      }
     }
+    const std::size_t frames = buffers.size();
+    std::error_code ec;
+    const std::size_t sent = co_await write_batch(buffers, from_file, ec);
     bytes_sent_ += sent;
     queued_bytes_ -= sent;
     if (!open_) break;
@@ -168,6 +181,53 @@ asio::awaitable<void> connection::write_loop() {
                        write_queue_.begin() + static_cast<std::ptrdiff_t>(frames));
     drained_signal_.cancel();
   }
+}
+
+asio::awaitable<std::size_t> connection::write_batch(const std::vector<asio::const_buffer>& buffers,
+                                                     const outgoing* file, std::error_code& ec) {
+  // Under an upload limit, pay for and write the batch in slices of a
+  // quarter second: long enough that connections sharing the limit take
+  // turns chunk by chunk (each chunk arrives whole sooner, and can be passed
+  // on), short enough that no peer waits long in silence.
+  const bool limited = up_limiter_ && up_limiter_->rate() > 0;
+  const std::size_t slice = limited ? std::max<std::size_t>(64 * 1024, up_limiter_->rate() / 4)
+                                    : std::numeric_limits<std::size_t>::max();
+  const std::size_t total = asio::buffer_size(buffers);
+  std::size_t sent = 0;
+  while (sent < total && open_ && !ec) {
+    const std::size_t n = std::min(slice, total - sent);
+    if (up_limiter_) co_await up_limiter_->acquire(n);
+    if (!open_) co_return sent;
+    writing_ = true;
+    write_deadline_ = clock::now() + settings_.write_timeout;
+    sent += co_await asio::async_write(socket_, suffix(buffers, sent), asio::transfer_exactly(n),
+                                       redirect_error(use_awaitable, ec));
+    writing_ = false;
+  }
+  if (!file || ec || !open_) co_return sent;
+  // The write deadline counts from the last progress, not from the start.
+  const std::function<void()> before_wait = [this] {
+    write_deadline_ = clock::now() + settings_.write_timeout;
+  };
+  std::uint64_t file_sent = 0;
+  while (file_sent < file->file_length && open_ && !ec) {
+    const auto n = std::min<std::uint64_t>(slice, file->file_length - file_sent);
+    if (up_limiter_) co_await up_limiter_->acquire(static_cast<std::size_t>(n));
+    if (!open_) break;
+    writing_ = true;
+    before_wait();
+    const auto r = co_await send_file(socket_, file->file->fd(), file->file_offset + file_sent, n,
+                                      before_wait);
+    writing_ = false;
+    file_sent += r.sent;
+    ec = r.error;
+    if (!ec && r.sent < n) {
+      // The frame promised more bytes than the file still has: the stream
+      // can only end here, or the peer would read the next frame misaligned.
+      close("a shared file shrank while being sent");
+    }
+  }
+  co_return sent + static_cast<std::size_t>(file_sent);
 }
 
 asio::awaitable<void> connection::wait_writable(std::size_t max_queued) {

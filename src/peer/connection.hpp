@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "peer/file_handle.hpp"
 #include "peer/rate_limiter.hpp"
 #include "peer/settings.hpp"
 #include "peer/socket_queues.hpp"
@@ -53,6 +54,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // Queues a message. Closes the connection if the peer lets too much pile up.
   void send(const protocol::message& m);
+  // Queues a chunk whose data is bytes [offset, offset + head.length) of
+  // `file`, sent with sendfile(2): the data never passes through our memory.
+  void send_chunk(const protocol::chunk_head& head, std::shared_ptr<const file_handle> file,
+                  std::uint64_t offset);
 
   // Waits until at most `max_queued` bytes wait to be written (or the
   // connection closes): backpressure for the uploader.
@@ -84,7 +89,21 @@ class connection : public std::enable_shared_from_this<connection> {
   socket_queues kernel_queues() { return queues_of(socket_.native_handle()); }
 
  private:
+  // One queued frame: its bytes, then (for a chunk sent from a file) a
+  // range of that file.
+  struct outgoing {
+    std::vector<std::uint8_t> bytes;
+    std::shared_ptr<const file_handle> file;
+    std::uint64_t file_offset = 0;
+    std::uint64_t file_length = 0;
+  };
+
+  void enqueue(outgoing item);
   asio::awaitable<void> write_loop();
+  // Writes `total` bytes of `buffers`, then `file_length` bytes of `file`
+  // (if any), in slices paid to the upload limiter; returns the bytes sent.
+  asio::awaitable<std::size_t> write_batch(const std::vector<asio::const_buffer>& buffers,
+                                           const outgoing* file, std::error_code& ec);
   asio::awaitable<void> watchdog();
 
   asio::ip::tcp::socket socket_;
@@ -98,7 +117,7 @@ class connection : public std::enable_shared_from_this<connection> {
   protocol::frame_decoder decoder_;
   std::vector<std::uint8_t> read_buffer_;
 
-  std::deque<std::vector<std::uint8_t>> write_queue_;
+  std::deque<outgoing> write_queue_;
   std::size_t queued_bytes_ = 0;
   asio::steady_timer write_signal_;  // wakes the writer when the queue fills
   asio::steady_timer watchdog_timer_;

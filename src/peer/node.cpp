@@ -273,7 +273,7 @@ void node::forget(const std::shared_ptr<connection>& c) {
   table_.disconnected(c->advertised(), clock::now());
 }
 
-bool node::handle(const std::shared_ptr<connection>& c, const protocol::message& m) {
+bool node::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
   if (std::holds_alternative<protocol::get_peers>(m)) {
     c->send(peers_for(*c));
   } else if (const auto* p = std::get_if<protocol::peers>(&m)) {

@@ -94,7 +94,7 @@ class node {
   void forget(const std::shared_ptr<connection>& c);
   bool connected_to(const protocol::endpoint& address) const;
   // Handles one message of an established session; false to close it.
-  bool handle(const std::shared_ptr<connection>& c, const protocol::message& m);
+  bool handle(const std::shared_ptr<connection>& c, protocol::message& m);
   protocol::peers peers_for(const connection& asker) const;
   void learn(const protocol::peers& m);
 

@@ -42,10 +42,6 @@ bool read_fully(int fd, std::uint8_t* out, std::uint64_t offset, std::uint32_t l
 
 }  // namespace
 
-file_handle::~file_handle() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 content* store::find(const protocol::content_id& id) {
   const auto it = items_.find(id);
   return it == items_.end() ? nullptr : &it->second;
@@ -130,6 +126,11 @@ result<std::vector<std::uint8_t>> store::read_at(const file_handle& file, std::u
     return error{"short read at offset " + std::to_string(offset)};
   }
   return data;
+}
+
+void store::prefetch(const file_handle& file, std::uint64_t offset, std::uint64_t length) {
+  // Best effort: if it fails, sendfile reads the disk itself.
+  ::readahead(file.fd(), static_cast<off64_t>(offset), length);
 }
 
 result<std::monostate> store::write_at(const file_handle& file, std::uint64_t offset,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "peer/chunk_set.hpp"
+#include "peer/file_handle.hpp"
 #include "protocol/manifest.hpp"
 #include "protocol/result.hpp"
 
@@ -36,20 +37,6 @@ struct file_stamp {
   // so a file rewritten in place and given its old mtime is still caught.
   std::int64_t ctime_ns = 0;
   bool operator==(const file_stamp&) const = default;
-};
-
-// An open file descriptor, closed when the last user lets go (the pool may
-// still be writing when a download is cancelled).
-class file_handle {
- public:
-  explicit file_handle(int fd) : fd_(fd) {}
-  ~file_handle();
-  file_handle(const file_handle&) = delete;
-  file_handle& operator=(const file_handle&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
 };
 
 struct content {
@@ -103,6 +90,9 @@ class store {
                                                              const file_stamp& stamp,
                                                              std::uint64_t offset,
                                                              std::uint32_t length);
+  // Brings a range of a file into the page cache (blocking until it is
+  // there), so that sending it from the network thread will not wait on disk.
+  static void prefetch(const file_handle& file, std::uint64_t offset, std::uint64_t length);
   static result<std::vector<std::uint8_t>> read_at(const file_handle& file, std::uint64_t offset,
                                                    std::uint32_t length);
   static result<std::monostate> write_at(const file_handle& file, std::uint64_t offset,

@@ -34,6 +34,16 @@ std::string short_id(const node_id& id) {
   return protocol::to_hex(id).substr(0, 8);
 }
 
+// The test-only fault switch (swarm_settings::corrupt_uploads): the chunk is
+// read into memory and one byte flipped. (The normal path never copies it.)
+void send_corrupted(connection& conn, const protocol::request& req, const file_handle& file,
+                    std::uint64_t offset, std::uint32_t length) {
+  auto data = store::read_at(file, offset, length);
+  if (!data) return conn.send(protocol::reject{req.id, req.index});
+  if (!data->empty()) (*data)[data->size() / 2] ^= 0x5a;
+  conn.send(protocol::chunk{req.id, req.index, std::move(*data)});
+}
+
 }  // namespace
 
 struct swarm::peer_state {
@@ -80,7 +90,10 @@ struct swarm::download {
   std::map<node_id, std::map<std::uint32_t, clock::time_point>> declined_by;
   std::vector<std::uint8_t> requested;  // outstanding requests per chunk
   std::size_t writing = 0;              // chunks on the pool being verified and written
-  std::vector<bool> verifying;          // per chunk: a copy is on the pool right now
+  // Per peer, of those: a chunk counts against its sender's pipeline until it
+  // is written, so memory waiting for the pool stays bounded by the pipeline.
+  std::map<node_id, std::size_t> writing_from;
+  std::vector<bool> verifying;  // per chunk: a copy is on the pool right now
   std::size_t resumed = 0;
   std::size_t fetched = 0;
   std::size_t rejected = 0;
@@ -137,6 +150,27 @@ void swarm::stop() {
   running_ = false;
   tick_.cancel();
   upload_slot_freed_.cancel();
+  for (auto* waiter : end_waiters_)
+    waiter->cancel();
+}
+
+asio::awaitable<void> swarm::wait_for_end(content_id id, duration at_most) {
+  const auto d = downloads_.find(id);
+  if (!running_ || d == downloads_.end() || d->second->state == "complete" ||
+      d->second->state == "failed") {
+    co_return;
+  }
+  asio::steady_timer timer(io_, at_most);
+  // Registered for exactly as long as this frame lives, however it ends.
+  struct registration {
+    std::set<asio::steady_timer*>& waiters;
+    asio::steady_timer* timer;
+    ~registration() { waiters.erase(timer); }
+  };
+  end_waiters_.insert(&timer);
+  const registration registered{end_waiters_, &timer};
+  std::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
 }
 
 bool swarm::is_banned(const node_id& id) const {
@@ -182,12 +216,12 @@ void swarm::ban(peer_state& p, const std::string& why) {
   p.conn->close("banned: " + why);
 }
 
-bool swarm::handle(const std::shared_ptr<connection>& c, const protocol::message& m) {
+bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
   const auto it = peers_.find(c->peer_hello()->id);
   if (it == peers_.end()) return true;
   peer_state& p = *it->second;
   return std::visit(
-      [&](const auto& body) -> bool {
+      [&](auto& body) -> bool {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, protocol::get_catalog>) {
           c->send(own_catalog());
@@ -211,7 +245,7 @@ bool swarm::handle(const std::shared_ptr<connection>& c, const protocol::message
         } else if constexpr (std::is_same_v<T, protocol::request>) {
           return on_request(p, body);
         } else if constexpr (std::is_same_v<T, protocol::chunk>) {
-          asio::co_spawn(io_, receive_chunk(p.id, body), asio::detached);
+          asio::co_spawn(io_, receive_chunk(p.id, std::move(body)), asio::detached);
         } else if constexpr (std::is_same_v<T, protocol::reject>) {
           on_reject(p, body);
         } else if constexpr (std::is_same_v<T, protocol::cancel>) {
@@ -378,9 +412,12 @@ void swarm::fill_requests(download& d, peer_state& p) {
   const auto* item = store_.find(d.id);
   if (!item) return;
   auto& mine = d.in_flight[p.id];
+  const auto writing = d.writing_from.find(p.id);
+  const std::size_t received = writing == d.writing_from.end() ? 0 : writing->second;
   const auto active = [&] {
-    return std::count_if(mine.begin(), mine.end(),
-                         [](const auto& r) { return !r.second.cancelled; });
+    return received +
+           static_cast<std::size_t>(std::count_if(
+               mine.begin(), mine.end(), [](const auto& r) { return !r.second.cancelled; }));
   };
   // A chunk being verified needs no second copy, not even in the endgame.
   std::vector<bool> asked_here = d.verifying;
@@ -392,7 +429,7 @@ void swarm::fill_requests(download& d, peer_state& p) {
     for (const auto& [index, until] : declined->second)
       asked_here[index] = true;
   }
-  while (static_cast<std::size_t>(active()) < settings_.requests_per_peer) {
+  while (active() < settings_.requests_per_peer) {
     const auto next = d.picker->pick(map->second, item->have, d.requested, asked_here);
     if (!next) break;
     const auto index = static_cast<std::uint32_t>(*next);
@@ -468,6 +505,7 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
 
   // Verify, then write: nothing unverified ever reaches the disk.
   ++d->writing;
+  ++d->writing_from[peer];
   d->verifying[m.index] = true;
   const auto expected = d->manifest.chunk_hashes[m.index];
   const auto offset = d->manifest.chunk_offset(m.index);
@@ -482,6 +520,7 @@ asio::awaitable<void> swarm::receive_chunk(node_id peer, protocol::chunk m) {
   if (again == downloads_.end() || again->second.get() != d) co_return;  // dropped or restarted
   d = again->second.get();
   --d->writing;
+  if (--d->writing_from[peer] == 0) d->writing_from.erase(peer);
   --d->requested[m.index];
   d->verifying[m.index] = false;
   p = peers_.contains(peer) ? peers_[peer].get() : nullptr;
@@ -528,6 +567,8 @@ void swarm::finish(download& d) {
   if (d.state != "downloading" || !item || !item->have.complete() || d.writing > 0) return;
   if (auto done = store_.complete_download(d.id); !done) return fail(d, done.error_message());
   d.state = "complete";
+  for (auto* waiter : end_waiters_)
+    waiter->cancel();
   const double seconds = std::chrono::duration<double>(clock::now() - d.started).count();
   log_line(log_level::info) << "complete: " << d.output.string() << " (" << d.manifest.size
                             << " bytes in " << seconds << " s, " << d.fetched
@@ -538,6 +579,8 @@ void swarm::finish(download& d) {
 void swarm::fail(download& d, std::string why) {
   d.state = "failed";
   d.error = std::move(why);
+  for (auto* waiter : end_waiters_)
+    waiter->cancel();
   // What was asked for may still come: expected, it is no violation.
   for (auto& [peer, requests] : d.in_flight) {
     const auto p = peers_.find(peer);
@@ -616,17 +659,21 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
     const auto path = item->path;
     const auto stamp = item->stamp;
     const auto partial = item->partial;
-    auto read_chunk = [&] {
-      return complete ? store::read_shared_chunk(path, stamp, offset, length)
-                      : store::read_at(*partial, offset, length);
+    // On the pool: open the file (checking it is unchanged) and bring the
+    // chunk into the page cache; the socket then sends it from there.
+    auto open_chunk = [&]() -> result<std::shared_ptr<file_handle>> {
+      auto file = complete ? store::open_shared(path, stamp)
+                           : result<std::shared_ptr<file_handle>>{partial};
+      if (file) store::prefetch(**file, offset, length);
+      return file;
     };
-    auto data = co_await on_pool(pool_, read_chunk);
+    auto file = co_await on_pool(pool_, open_chunk);
     it = peers_.find(peer);
     if (it == peers_.end()) co_return;
     auto& q = *it->second;
-    if (!data) {
+    if (!file) {
       log_line(log_level::warn) << "cannot serve chunk " << req.index << ": "
-                                << data.error_message();
+                                << file.error_message();
       q.conn->send(protocol::reject{req.id, req.index});
       if (complete && store_.find(req.id)) {
         store_.remove(req.id);  // the file changed or vanished: stop offering it
@@ -634,8 +681,11 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
       }
       continue;
     }
-    if (settings_.corrupt_uploads && !data->empty()) (*data)[data->size() / 2] ^= 0x5a;
-    q.conn->send(protocol::chunk{req.id, req.index, std::move(*data)});
+    if (settings_.corrupt_uploads) {
+      send_corrupted(*q.conn, req, **file, offset, length);
+    } else {
+      q.conn->send_chunk({req.id, req.index, length}, *file, offset);
+    }
     // Under an upload limit, commit to the next chunk only once this one is
     // on its way: the choice of what to send stays as late (and as well
     // informed) as possible.

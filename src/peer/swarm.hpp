@@ -80,7 +80,8 @@ class swarm {
   void on_connected(const std::shared_ptr<connection>& c);
   void on_disconnected(const std::shared_ptr<connection>& c);
   // Handles a transfer message; false if it broke the protocol (close it).
-  bool handle(const std::shared_ptr<connection>& c, const protocol::message& m);
+  // May take over the message's data (a chunk is moved, not copied).
+  bool handle(const std::shared_ptr<connection>& c, protocol::message& m);
   bool is_banned(const protocol::node_id& id) const;
 
   // Hashes a file (on the pool) and shares it; returns its content id.
@@ -89,6 +90,10 @@ class swarm {
   // digits; `output` empty means `directory`/NAME.
   result<protocol::content_id> get(const std::string& id_or_prefix, const fs::path& output,
                                    const fs::path& directory);
+
+  // Returns once download `id` ends (complete or failed), is unknown, or
+  // `at_most` has passed: lets a client follow a transfer without polling.
+  asio::awaitable<void> wait_for_end(protocol::content_id id, duration at_most);
 
   std::vector<transfer_info> transfers() const;
   std::optional<transfer_info> transfer(const protocol::content_id& id) const;
@@ -144,8 +149,9 @@ class swarm {
   std::map<protocol::node_id, std::chrono::steady_clock::time_point> banned_until_;
   std::map<protocol::content_id, std::vector<std::uint32_t>> upload_counts_;  // per chunk
   const rate_limiter* upload_limit_ = nullptr;
-  std::size_t uploads_active_ = 0;        // chunks picked and not yet written
-  asio::steady_timer upload_slot_freed_;  // wakes upload loops waiting for a slot
+  std::size_t uploads_active_ = 0;             // chunks picked and not yet written
+  asio::steady_timer upload_slot_freed_;       // wakes upload loops waiting for a slot
+  std::set<asio::steady_timer*> end_waiters_;  // of wait_for_end, woken when a download ends
 };
 
 }  // namespace peerlab::peer

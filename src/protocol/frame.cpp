@@ -1,5 +1,6 @@
 #include "protocol/frame.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace peerlab::protocol {
@@ -21,6 +22,14 @@ frame_decoder::frame_decoder(std::size_t max_payload_bytes)
 
 void frame_decoder::feed(std::span<const std::uint8_t> bytes) {
   if (failed_) return;
+  if (large_length_ > 0) {  // inside a large payload: its bytes go there first
+    const auto n = std::min(bytes.size(), large_length_ - large_filled_);
+    if (large_.size() < large_filled_ + n) large_.resize(large_filled_ + n);
+    std::copy_n(bytes.begin(), n, large_.begin() + static_cast<std::ptrdiff_t>(large_filled_));
+    large_filled_ += n;
+    bytes = bytes.subspan(n);
+    if (bytes.empty()) return;
+  }
   // Reclaim the consumed prefix before growing, so the buffer never holds much
   // more than one partial frame.
   if (consumed_ > 0) {
@@ -33,6 +42,13 @@ void frame_decoder::feed(std::span<const std::uint8_t> bytes) {
 result<std::optional<std::vector<std::uint8_t>>> frame_decoder::next() {
   using frame = std::optional<std::vector<std::uint8_t>>;
   if (failed_) return error{"frame stream already failed"};
+  if (large_length_ > 0) {
+    if (large_filled_ < large_length_) return frame{};
+    auto payload = std::move(large_);
+    large_ = {};
+    large_length_ = large_filled_ = 0;
+    return frame{std::move(payload)};
+  }
   if (buffered_bytes() < frame_header_bytes) return frame{};
   const std::uint8_t* h = buffer_.data() + consumed_;
   const std::uint32_t length = (std::uint32_t{h[0]} << 24) | (std::uint32_t{h[1]} << 16) |
@@ -45,7 +61,21 @@ result<std::optional<std::vector<std::uint8_t>>> frame_decoder::next() {
     return error{"frame of " + std::to_string(length) + " bytes exceeds the maximum of " +
                  std::to_string(max_payload_bytes_)};
   }
-  if (buffered_bytes() < frame_header_bytes + length) return frame{};
+  if (buffered_bytes() < frame_header_bytes + length) {
+    if (length >= direct_min_bytes) {
+      // Everything buffered belongs to this payload: move it to the payload's
+      // own buffer, where the rest will be received in place.
+      const auto begin =
+          buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_ + frame_header_bytes);
+      large_.reserve(length);
+      large_.assign(begin, buffer_.end());
+      large_length_ = length;
+      large_filled_ = large_.size();
+      buffer_.clear();
+      consumed_ = 0;
+    }
+    return frame{};
+  }
   const auto begin = buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_ + frame_header_bytes);
   std::vector<std::uint8_t> payload(begin, begin + length);
   consumed_ += frame_header_bytes + length;
@@ -54,6 +84,18 @@ result<std::optional<std::vector<std::uint8_t>>> frame_decoder::next() {
     consumed_ = 0;
   }
   return frame{std::move(payload)};
+}
+
+std::span<std::uint8_t> frame_decoder::direct_space() {
+  if (failed_ || large_filled_ == large_length_) return {};
+  if (large_.size() == large_filled_) {
+    large_.resize(std::min(large_length_, large_filled_ + direct_step_bytes));
+  }
+  return {large_.data() + large_filled_, large_.size() - large_filled_};
+}
+
+void frame_decoder::commit_direct(std::size_t n) {
+  large_filled_ += std::min(n, large_.size() - large_filled_);
 }
 
 }  // namespace peerlab::protocol

@@ -26,24 +26,44 @@ std::vector<std::uint8_t> encode_frame(std::span<const std::uint8_t> payload);
 // a header is complete and before any payload is kept, so memory stays below
 // one maximal frame plus the last piece fed. After an error the decoder stays
 // failed: the stream can no longer be trusted to be aligned on frames.
+//
+// A large payload (a chunk) can skip the copy through feed(): once its header
+// is in, direct_space() is a window of the payload's own buffer for the
+// socket to read into, and next() hands that buffer out when it is full.
 class frame_decoder {
  public:
+  // Payloads at least this long are received in place.
+  static constexpr std::size_t direct_min_bytes = 64 * 1024;
+  // The window grows by at most this much at a time, so a header announcing
+  // 4 MiB costs no more memory than the bytes that really follow it.
+  static constexpr std::size_t direct_step_bytes = 256 * 1024;
+
   explicit frame_decoder(std::size_t max_payload_bytes = max_frame_bytes);
 
   void feed(std::span<const std::uint8_t> bytes);
+
+  // Where the next bytes of the stream may be written directly, or empty
+  // when they must go through feed(). Call commit_direct(n) after writing n.
+  std::span<std::uint8_t> direct_space();
+  void commit_direct(std::size_t n);
 
   // A complete payload, nullopt if more bytes are needed, or an error if the
   // next header announces more than the maximum.
   result<std::optional<std::vector<std::uint8_t>>> next();
 
   bool failed() const { return failed_; }
-  std::size_t buffered_bytes() const { return buffer_.size() - consumed_; }
+  std::size_t buffered_bytes() const { return buffer_.size() - consumed_ + large_filled_; }
 
  private:
   std::size_t max_payload_bytes_;
   std::vector<std::uint8_t> buffer_;
   std::size_t consumed_ = 0;
   bool failed_ = false;
+  // The large payload being received in place: large_length_ bytes expected,
+  // large_filled_ of them in large_ so far (its size is the window's end).
+  std::vector<std::uint8_t> large_;
+  std::size_t large_length_ = 0;
+  std::size_t large_filled_ = 0;
 };
 
 }  // namespace peerlab::protocol

@@ -300,6 +300,55 @@ std::vector<std::uint8_t> encode(const message& m) {
   return out;
 }
 
+std::vector<std::uint8_t> encode_frame_head(const chunk_head& head) {
+  // Room for the frame length first; it is known once the fields are written.
+  std::vector<std::uint8_t> out;
+  out.reserve(64);  // the whole head: 4 + 46 bytes
+  out.resize(frame_header_bytes);
+  out.push_back(static_cast<std::uint8_t>(message_type::chunk));
+  {
+    vector_sink sink(out);
+    std::ostream stream(&sink);
+    output_archive ar(stream, output_archive::Options::LittleEndian());
+    save_id(ar, head.id);
+    ar(head.index);
+    ar(cereal::make_size_tag(static_cast<cereal::size_type>(head.length)));
+  }
+  const auto n = static_cast<std::uint32_t>(out.size() - frame_header_bytes) + head.length;
+  for (std::size_t i = 0; i < frame_header_bytes; ++i)
+    out[i] = static_cast<std::uint8_t>(n >> (8 * (frame_header_bytes - 1 - i)));
+  return out;
+}
+
+result<message> decode(std::vector<std::uint8_t>&& payload) {
+  if (payload.size() < 2 || payload[0] != static_cast<std::uint8_t>(message_type::chunk) ||
+      payload[1] != 1) {
+    return decode(std::span<const std::uint8_t>(payload));
+  }
+  // A chunk: read the fields before the data as decode() would, then let the
+  // data keep the payload's buffer, shifted down over those fields.
+  span_source source(std::span<const std::uint8_t>(payload).subspan(1));
+  std::istream stream(&source);
+  chunk m;
+  try {
+    input_archive ar(stream, source);
+    load_id_and_index(ar, m);
+    const auto length = load_bounded_size(ar, max_chunk_bytes, "chunk length");
+    if (source.remaining() != length) {
+      return error{std::to_string(source.remaining() - length) + " unexpected bytes after message"};
+    }
+  } catch (const limit_exceeded& e) {
+    return error{e.what()};
+  } catch (const cereal::Exception&) {
+    return error{"message truncated"};
+  } catch (const std::exception& e) {
+    return error{std::string("malformed message: ") + e.what()};
+  }
+  payload.erase(payload.begin(), payload.end() - static_cast<std::ptrdiff_t>(source.remaining()));
+  m.data = std::move(payload);
+  return message{std::move(m)};
+}
+
 result<message> decode(std::span<const std::uint8_t> payload) {
   // Byte 0 is the type, byte 1 cereal's endianness flag: we only speak
   // little-endian (1), which keeps the format simple to reimplement.
@@ -367,6 +416,15 @@ std::string short_id(const content_id& id) {
   return to_hex(id).substr(0, 8);
 }
 
+}  // namespace
+
+std::string describe(const chunk_head& head) {
+  return "chunk " + short_id(head.id) + " #" + std::to_string(head.index) + ", " +
+         std::to_string(head.length) + " bytes";
+}
+
+namespace {
+
 struct describer {
   std::string operator()(const hello& m) const {
     return "hello " + printable_name(m.name) + " (" + to_hex(m.id).substr(0, 8) + ") port " +
@@ -406,8 +464,7 @@ struct describer {
     return "request " + short_id(m.id) + " #" + std::to_string(m.index);
   }
   std::string operator()(const chunk& m) const {
-    return "chunk " + short_id(m.id) + " #" + std::to_string(m.index) + ", " +
-           std::to_string(m.data.size()) + " bytes";
+    return describe(chunk_head{m.id, m.index, static_cast<std::uint32_t>(m.data.size())});
   }
   std::string operator()(const reject& m) const {
     return "reject " + short_id(m.id) + " #" + std::to_string(m.index);

@@ -170,9 +170,24 @@ using message =
 
 std::vector<std::uint8_t> encode(const message& m);
 
+// A chunk message without its data: what a sender needs to stream the data
+// straight from a file (sendfile) instead of copying it into a message.
+struct chunk_head {
+  content_id id{};
+  std::uint32_t index = 0;
+  std::uint32_t length = 0;  // of the data that follows
+};
+// The frame up to the data: frame length prefix, type, flag, id, index and
+// the data's size tag. Followed by `length` data bytes, it is exactly
+// encode_frame(encode(chunk{id, index, data})).
+std::vector<std::uint8_t> encode_frame_head(const chunk_head& head);
+
 // Decodes one frame payload. Never throws; every length is checked against
 // its limit before anything is allocated, and trailing bytes are an error.
 result<message> decode(std::span<const std::uint8_t> payload);
+// The same for a payload the caller gives up: a chunk's data then takes over
+// the payload's buffer instead of being copied out of it.
+result<message> decode(std::vector<std::uint8_t>&& payload);
 
 // Why a decoded hello cannot start a session (wrong magic or version), or "".
 std::string handshake_problem(const hello& h);
@@ -187,5 +202,6 @@ std::string_view type_name(const message& m);
 // The key fields of a message in one short line, for traces: "request
 // 3f2a9c1d #12", "peers 3 addresses", "hello alice port 7070".
 std::string describe(const message& m);
+std::string describe(const chunk_head& head);  // as a chunk of that length
 
 }  // namespace peerlab::protocol

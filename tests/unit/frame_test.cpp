@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <span>
@@ -248,6 +249,58 @@ TEST(FrameDecoder, BufferedBytesCountOnlyTheUnconsumedPartialFrame) {
     ASSERT_TRUE(d.next()->has_value());
     EXPECT_EQ(d.buffered_bytes(), 0u);
   }
+}
+
+// Reads a stream as the connection does: into direct_space() whenever the
+// decoder offers it (at most `piece` bytes at a time), else through feed().
+std::vector<bytes> read_like_a_socket(const bytes& stream, std::size_t piece) {
+  frame_decoder d;
+  std::vector<bytes> frames;
+  std::size_t at = 0;
+  while (at < stream.size()) {
+    auto more = drain(d);
+    frames.insert(frames.end(), more.begin(), more.end());
+    const auto space = d.direct_space();
+    const auto n = std::min({piece, stream.size() - at, space.empty() ? piece : space.size()});
+    if (!space.empty()) {
+      std::copy_n(stream.begin() + static_cast<std::ptrdiff_t>(at), n, space.begin());
+      d.commit_direct(n);
+    } else {
+      d.feed(std::span(stream).subspan(at, n));
+    }
+    at += n;
+  }
+  auto more = drain(d);
+  frames.insert(frames.end(), more.begin(), more.end());
+  return frames;
+}
+
+TEST(FrameDecoder, LargePayloadsAreReceivedInPlace) {
+  const std::vector<bytes> payloads = {pattern(10, 1), pattern(frame_decoder::direct_min_bytes, 2),
+                                       pattern(3, 3), pattern(1024 * 1024 + 5, 4), pattern(0)};
+  const auto stream = concatenated_frames(payloads);
+  for (const std::size_t piece : {std::size_t{1000}, std::size_t{65536}, std::size_t{1} << 22})
+    EXPECT_EQ(read_like_a_socket(stream, piece), payloads) << "pieces of " << piece;
+}
+
+TEST(FrameDecoder, DirectSpaceOpensOnlyInsideALargePayload) {
+  frame_decoder d;
+  EXPECT_TRUE(d.direct_space().empty());
+  const auto f = encode_frame(pattern(300000, 9));
+  d.feed(std::span(f).first(100));  // the header and 96 payload bytes
+  ASSERT_FALSE(d.next()->has_value());
+  const auto space = d.direct_space();
+  // A window of one step, however much more the header announced.
+  EXPECT_EQ(space.size(), frame_decoder::direct_step_bytes);
+  EXPECT_EQ(d.buffered_bytes(), 96u);
+  std::copy_n(f.begin() + 100, space.size(), space.begin());
+  d.commit_direct(space.size());
+  d.feed(std::span(f).subspan(100 + space.size()));
+  EXPECT_TRUE(d.direct_space().empty());
+  auto r = d.next();
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ(**r, pattern(300000, 9));
+  EXPECT_EQ(d.buffered_bytes(), 0u);
 }
 
 }  // namespace

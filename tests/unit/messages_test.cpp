@@ -467,6 +467,37 @@ TEST(Messages, ChunkHasDocumentedByteLayout) {
             "03000000050000000000000068656c6c6f");
 }
 
+TEST(Messages, ChunkHeadFollowedByTheDataIsTheChunksFrame) {
+  const auto c = sample_chunk();
+  auto streamed = encode_frame_head({c.id, c.index, static_cast<std::uint32_t>(c.data.size())});
+  EXPECT_EQ(streamed.size(), 4u + 46u);  // frame length, then the payload up to the data
+  streamed.insert(streamed.end(), c.data.begin(), c.data.end());
+  EXPECT_EQ(streamed, encode_frame(encode(c)));
+}
+
+TEST(Messages, ChunkDecodedInPlaceKeepsThePayloadBuffer) {
+  auto payload = expected_chunk_payload;
+  const auto* buffer = payload.data();
+  auto decoded = decode(std::move(payload));
+  ASSERT_TRUE(decoded.ok()) << decoded.error_message();
+  EXPECT_EQ(*decoded, message{sample_chunk()});
+  EXPECT_EQ(std::get<chunk>(*decoded).data.data(), buffer);  // no copy
+}
+
+TEST(Messages, InPlaceDecoderRefusesWhatTheCopyingOneRefuses) {
+  auto truncated = expected_chunk_payload;
+  truncated.pop_back();
+  auto trailing = expected_chunk_payload;
+  trailing.push_back(0);
+  for (const auto& payload : {truncated, trailing, bytes{0x0d}, bytes{0x0d, 0x00}}) {
+    const auto copied = decode(std::span<const std::uint8_t>(payload));
+    const auto in_place = decode(bytes(payload));
+    ASSERT_FALSE(copied.ok());
+    ASSERT_FALSE(in_place.ok());
+    EXPECT_EQ(in_place.error_message(), copied.error_message());
+  }
+}
+
 TEST(Messages, IdAndIndexMessagesShareOneLayout) {
   // have, request, reject, cancel: type, flag, 32-byte id, u32 index.
   for (const message& m :
