@@ -13,7 +13,9 @@ IDLE_SETTLE_S = 1  # a node that has just started is still allocating its first 
 
 
 def wrk(bench, url, seconds):
-    report = run([bench.tools["wrk"], "-t1", "-c64", f"-d{seconds}s", url], seconds + 30, f"wrk {url}")
+    # A 10 s timeout: on a busy machine wrk's default 2 s would count slow answers as errors.
+    report = run([bench.tools["wrk"], "-t1", "-c64", f"-d{seconds}s", "--timeout", "10s", url], seconds + 30,
+                 f"wrk {url}")
     rate = re.search(r"^Requests/sec:\s*([\d.]+)", report, re.MULTILINE)
     if not rate:
         raise BenchError(f"wrk printed no Requests/sec:\n{report}")
