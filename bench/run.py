@@ -181,6 +181,8 @@ def main():
     except KeyboardInterrupt:
         failed = "interrupted"
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         bench.procs.stop_all()
         if os.environ.get("PEERLAB_BENCH_KEEP") and failed is not None:
             bench.say(f"kept {tmp} (logs in {tmp}/logs) for a look: PEERLAB_BENCH_KEEP is set")
