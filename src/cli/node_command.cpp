@@ -5,6 +5,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -132,6 +133,20 @@ int run_node(const node_options& options) {
     return fail(started.error_message());
   }
 
+  // Catch Ctrl-C and SIGTERM before telling anyone we are up: whoever reads
+  // node.json may signal us at once.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code ec, int signal) {
+    if (ec) return;
+    peer::log_line(peer::log_level::info) << "signal " << signal << ": shutting down";
+    // A second signal must not cut the clean shutdown short (the default
+    // action would kill us now that no wait is pending).
+    std::signal(SIGINT, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
+    node.stop();
+    web.stop();
+  });
+
   const peer::node_info info{protocol::to_hex(*id),
                              settings.name,
                              protocol::to_string(node.listen_endpoint()),
@@ -145,13 +160,6 @@ int run_node(const node_options& options) {
   }
   peer::log_line(peer::log_level::info) << "dashboard and API on " << info.api_url();
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](std::error_code ec, int signal) {
-    if (ec) return;
-    peer::log_line(peer::log_level::info) << "signal " << signal << ": shutting down";
-    node.stop();
-    web.stop();
-  });
   io.run();
 
   std::error_code ignored;

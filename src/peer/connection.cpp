@@ -1,5 +1,6 @@
 #include "peer/connection.hpp"
 
+#include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
@@ -18,6 +19,11 @@ using asio::redirect_error;
 using asio::use_awaitable;
 
 namespace {
+
+// Where small reads land before the decoder copies them: one per thread (the
+// network has one), not one per connection.
+thread_local std::array<std::uint8_t, 64 * 1024> scratch;
+
 // The buffers after skipping the first `offset` bytes.
 std::vector<asio::const_buffer> suffix(const std::vector<asio::const_buffer>& buffers,
                                        std::size_t offset) {
@@ -43,7 +49,6 @@ connection::connection(asio::ip::tcp::socket socket, direction dir,
     : socket_(std::move(socket)),
       direction_(dir),
       settings_(settings),
-      read_buffer_(settings.read_buffer_bytes),
       write_signal_(socket_.get_executor()),
       watchdog_timer_(socket_.get_executor()),
       drained_signal_(socket_.get_executor()),
@@ -54,6 +59,9 @@ connection::connection(asio::ip::tcp::socket socket, direction dir,
   advertised_ = remote_;
   read_deadline_ = connected_at_ + settings_.handshake_timeout;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  // Reads below happen only once the socket is readable, but a readiness can
+  // be spurious: then read_some must say "would block", never block.
+  socket_.non_blocking(true, ec);
 }
 
 std::string connection::four_tuple() const {
@@ -96,19 +104,28 @@ asio::awaitable<protocol::result<protocol::message>> connection::receive() {
       co_return m;
     }
     // Inside a large frame (a chunk) the socket reads straight into the
-    // frame's own buffer; otherwise into ours, and the decoder copies.
+    // frame's own buffer. Otherwise we wait until it is readable and read into
+    // the network thread's scratch buffer, which the decoder copies from: an
+    // idle connection holds no read buffer of its own.
     const auto direct = decoder_.direct_space();
-    const auto into =
-        direct.empty() ? asio::buffer(read_buffer_) : asio::buffer(direct.data(), direct.size());
     std::error_code ec;
-    const std::size_t n = co_await socket_.async_read_some(into, redirect_error(use_awaitable, ec));
+    std::size_t n = 0;
+    if (!direct.empty()) {
+      n = co_await socket_.async_read_some(asio::buffer(direct.data(), direct.size()),
+                                           redirect_error(use_awaitable, ec));
+    } else {
+      co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                                  redirect_error(use_awaitable, ec));
+      if (!ec) n = socket_.read_some(asio::buffer(scratch), ec);
+      if (ec == asio::error::would_block) continue;
+    }
     if (ec) {
       close(ec == asio::error::eof ? "closed by peer" : ec.message());
       break;
     }
     bytes_received_ += n;
     if (direct.empty()) {
-      decoder_.feed({read_buffer_.data(), n});
+      decoder_.feed({scratch.data(), n});
     } else {
       decoder_.commit_direct(n);
     }
@@ -198,8 +215,7 @@ asio::awaitable<std::size_t> connection::write_batch(const std::vector<asio::con
     const std::size_t n = std::min(slice, total - sent);
     if (up_limiter_) co_await up_limiter_->acquire(n);
     if (!open_) co_return sent;
-    writing_ = true;
-    write_deadline_ = clock::now() + settings_.write_timeout;
+    start_writing();
     sent += co_await asio::async_write(socket_, suffix(buffers, sent), asio::transfer_exactly(n),
                                        redirect_error(use_awaitable, ec));
     writing_ = false;
@@ -214,8 +230,7 @@ asio::awaitable<std::size_t> connection::write_batch(const std::vector<asio::con
     const auto n = std::min<std::uint64_t>(slice, file->file_length - file_sent);
     if (up_limiter_) co_await up_limiter_->acquire(static_cast<std::size_t>(n));
     if (!open_) break;
-    writing_ = true;
-    before_wait();
+    start_writing();
     const auto r = co_await send_file(socket_, file->file->fd(), file->file_offset + file_sent, n,
                                       before_wait);
     writing_ = false;
@@ -238,12 +253,20 @@ asio::awaitable<void> connection::wait_writable(std::size_t max_queued) {
   }
 }
 
+void connection::start_writing() {
+  writing_ = true;
+  write_deadline_ = clock::now() + settings_.write_timeout;
+  // The watchdog may sleep past this deadline: wake it to wait for it.
+  if (watchdog_timer_.expiry() > write_deadline_) watchdog_timer_.cancel();
+}
+
 asio::awaitable<void> connection::watchdog() {
   auto self = shared_from_this();
   while (open_) {
-    // Wake at the read deadline, and at least every second so that a write
-    // started after this wait began is still checked against its deadline.
-    watchdog_timer_.expires_at(std::min(read_deadline_, clock::now() + std::chrono::seconds(1)));
+    // Sleep until the next deadline: one wake-up per idle timeout or so, not
+    // one a second (50 nodes in a full mesh would wake 2 500 times a second).
+    watchdog_timer_.expires_at(writing_ ? std::min(read_deadline_, write_deadline_)
+                                        : read_deadline_);
     std::error_code ec;
     co_await watchdog_timer_.async_wait(redirect_error(use_awaitable, ec));
     if (!open_) break;

@@ -104,6 +104,7 @@ class connection : public std::enable_shared_from_this<connection> {
   // (if any), in slices paid to the upload limiter; returns the bytes sent.
   asio::awaitable<std::size_t> write_batch(const std::vector<asio::const_buffer>& buffers,
                                            const outgoing* file, std::error_code& ec);
+  void start_writing();  // a write begins: its deadline runs from now
   asio::awaitable<void> watchdog();
 
   asio::ip::tcp::socket socket_;
@@ -115,7 +116,6 @@ class connection : public std::enable_shared_from_this<connection> {
   std::optional<protocol::hello> peer_hello_;
 
   protocol::frame_decoder decoder_;
-  std::vector<std::uint8_t> read_buffer_;
 
   std::deque<outgoing> write_queue_;
   std::size_t queued_bytes_ = 0;

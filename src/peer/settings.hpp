@@ -21,7 +21,6 @@ struct connection_settings {
   duration keepalive_interval = 15s;  // nothing sent for this long: send a keepalive
   duration write_timeout = 30s;       // one write making no progress for this long: close
   std::size_t max_queued_bytes = 8 * 1024 * 1024;  // a peer that does not read is dropped
-  std::size_t read_buffer_bytes = 64 * 1024;
 };
 
 struct discovery_settings {

@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "peer/data_dir.hpp"
 #include "peer/log.hpp"
@@ -16,6 +19,8 @@
 namespace peerlab::peer {
 
 namespace {
+
+constexpr std::size_t max_hash_threads = 8;  // each holds one chunk buffer (≤ 4 MiB)
 
 std::string errno_text() {
   return std::strerror(errno);
@@ -82,13 +87,29 @@ result<std::pair<protocol::manifest, file_stamp>> store::hash_file(const fs::pat
   m.chunk_size = protocol::chunk_size_for(size);
   const std::size_t chunks = (size + m.chunk_size - 1) / m.chunk_size;
   m.chunk_hashes.resize(chunks);
-  std::vector<std::uint8_t> buffer(m.chunk_size);
-  for (std::size_t i = 0; i < chunks; ++i) {
-    const auto length = m.chunk_length(i);
-    if (!read_fully(fd, buffer.data(), m.chunk_offset(i), length)) {
-      return error{"cannot read " + file.string() + ": it shrank or failed while hashing"};
+  // SHA-256 is the bottleneck: one thread per core, thread t hashing chunks
+  // t, t + n, t + 2n, … so that together they still read the file in order.
+  const std::size_t threads =
+      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, max_hash_threads);
+  std::atomic<bool> short_read{false};
+  {
+    std::vector<std::jthread> workers;
+    for (std::size_t t = 0; t < std::min(threads, chunks); ++t) {
+      workers.emplace_back([&, t] {
+        std::vector<std::uint8_t> buffer(m.chunk_size);
+        for (std::size_t i = t; i < chunks && !short_read; i += threads) {
+          const auto length = m.chunk_length(i);
+          if (!read_fully(fd, buffer.data(), m.chunk_offset(i), length)) {
+            short_read = true;
+            return;
+          }
+          m.chunk_hashes[i] = protocol::sha256({buffer.data(), length});
+        }
+      });
     }
-    m.chunk_hashes[i] = protocol::sha256({buffer.data(), length});
+  }  // joins the workers
+  if (short_read) {
+    return error{"cannot read " + file.string() + ": it shrank or failed while hashing"};
   }
   struct stat after {};
   if (::fstat(fd, &after) != 0 || !(stamp_from(after) == stamp_from(before))) {

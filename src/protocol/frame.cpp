@@ -67,7 +67,8 @@ result<std::optional<std::vector<std::uint8_t>>> frame_decoder::next() {
       // own buffer, where the rest will be received in place.
       const auto begin =
           buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_ + frame_header_bytes);
-      large_.reserve(length);
+      // Grown only as bytes arrive (direct_space), never to the length
+      // claimed: a header announcing 4 MiB costs one step, not 4 MiB.
       large_.assign(begin, buffer_.end());
       large_length_ = length;
       large_filled_ = large_.size();

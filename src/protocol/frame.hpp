@@ -52,7 +52,11 @@ class frame_decoder {
   result<std::optional<std::vector<std::uint8_t>>> next();
 
   bool failed() const { return failed_; }
-  std::size_t buffered_bytes() const { return buffer_.size() - consumed_ + large_filled_; }
+  // Bytes of frames not yet handed out (a large payload's header included).
+  std::size_t buffered_bytes() const {
+    return buffer_.size() - consumed_ +
+           (large_length_ > 0 ? frame_header_bytes + large_filled_ : 0);
+  }
 
  private:
   std::size_t max_payload_bytes_;
