@@ -3,7 +3,7 @@
 namespace peerlab::peer {
 
 piece_picker::piece_picker(std::size_t chunks, std::uint32_t seed)
-    : availability_(chunks, 0), rng_(seed), cursor_(chunks == 0 ? 0 : rng_() % chunks) {}
+    : availability_(chunks, 0), rng_(seed) {}
 
 void piece_picker::add_availability(const chunk_set& peer_has) {
   for (std::size_t i = 0; i < availability_.size(); ++i)
@@ -26,15 +26,16 @@ std::optional<std::size_t> piece_picker::pick(const chunk_set& peer_has, const c
                                               std::uint8_t endgame_copies) {
   // Rarest first, ties broken at random (reservoir sampling over the ties) so
   // that downloaders spread over different chunks and can trade them. The
-  // scan starts where the last pick ended (at first, at a random place): a
-  // chunk only this peer has cannot be beaten, so it is taken at once, and
-  // while every chunk is that rare (one seeder) picks run on in file order.
+  // scan starts at a random place, and a chunk only this peer has cannot be
+  // beaten: it is taken at once (with one seeder, a pick costs a few steps,
+  // not a scan of every chunk).
   const auto best_among = [&](std::uint8_t max_requests) -> std::optional<std::size_t> {
     std::optional<std::size_t> best;
     std::uint32_t best_availability = 0;
     std::size_t ties = 0;
     const std::size_t n = availability_.size();
-    for (std::size_t k = 0, i = cursor_; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
+    const std::size_t start = n == 0 ? 0 : rng_() % n;
+    for (std::size_t k = 0, i = start; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
       if (we_have.has(i) || !peer_has.has(i) || requested[i] >= max_requests ||
           requested_from_this_peer[i]) {
         continue;
@@ -51,7 +52,6 @@ std::optional<std::size_t> piece_picker::pick(const chunk_set& peer_has, const c
         best = i;
       }
     }
-    if (best) cursor_ = *best + 1 == n ? 0 : *best + 1;
     return best;
   };
   if (auto fresh = best_among(1)) return fresh;

@@ -36,7 +36,6 @@ class piece_picker {
  private:
   std::vector<std::uint32_t> availability_;
   std::mt19937 rng_;
-  std::size_t cursor_;  // where the next scan starts
 };
 
 }  // namespace peerlab::peer
