@@ -1,5 +1,7 @@
 #include "peer/piece_picker.hpp"
 
+#include <algorithm>
+
 namespace peerlab::peer {
 
 piece_picker::piece_picker(std::size_t chunks, std::uint32_t seed)
@@ -28,13 +30,21 @@ std::optional<std::size_t> piece_picker::pick(const chunk_set& peer_has, const c
   // that downloaders spread over different chunks and can trade them. The
   // scan starts at a random place, and a chunk only this peer has cannot be
   // beaten: it is taken at once (with one seeder, a pick costs a few steps,
-  // not a scan of every chunk).
+  // not a scan of every chunk). In a large file the scan goes on from the
+  // last pick for a run of 1/64 of the file before jumping again: the
+  // download is written in long sequential stretches, which the page cache
+  // and the disk write back far faster than scattered chunks.
+  const std::size_t n = availability_.size();
+  if (run_left_ == 0) {
+    next_ = n == 0 ? 0 : rng_() % n;
+    run_left_ = std::max<std::size_t>(1, n / 64);
+  }
+  --run_left_;
   const auto best_among = [&](std::uint8_t max_requests) -> std::optional<std::size_t> {
     std::optional<std::size_t> best;
     std::uint32_t best_availability = 0;
     std::size_t ties = 0;
-    const std::size_t n = availability_.size();
-    const std::size_t start = n == 0 ? 0 : rng_() % n;
+    const std::size_t start = next_;
     for (std::size_t k = 0, i = start; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
       if (we_have.has(i) || !peer_has.has(i) || requested[i] >= max_requests ||
           requested_from_this_peer[i]) {
@@ -52,6 +62,7 @@ std::optional<std::size_t> piece_picker::pick(const chunk_set& peer_has, const c
         best = i;
       }
     }
+    if (best) next_ = *best + 1 == n ? 0 : *best + 1;
     return best;
   };
   if (auto fresh = best_among(1)) return fresh;

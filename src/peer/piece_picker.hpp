@@ -36,6 +36,8 @@ class piece_picker {
  private:
   std::vector<std::uint32_t> availability_;
   std::mt19937 rng_;
+  std::size_t next_ = 0;      // where the next scan starts
+  std::size_t run_left_ = 0;  // picks before it jumps to a random place
 };
 
 }  // namespace peerlab::peer
