@@ -96,8 +96,8 @@ def stop_all(nodes):
 class Get:
     """A running `peerlab get`, timed two ways: until the verified file is in
     place (the node renames it there only once every chunk is verified: a
-    thread polls every 2 ms) and until the command exits (it polls its node
-    every 200 ms, so this is the later of the two)."""
+    thread polls every 2 ms) and until the command exits (its node answers
+    it the moment the transfer ends, so this comes a little later)."""
 
     def __init__(self, node, content_id, output):
         self.node, self.output = node, output
