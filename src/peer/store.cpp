@@ -131,15 +131,6 @@ result<std::shared_ptr<file_handle>> store::open_shared(const fs::path& file,
   return handle;
 }
 
-result<std::vector<std::uint8_t>> store::read_shared_chunk(const fs::path& file,
-                                                           const file_stamp& stamp,
-                                                           std::uint64_t offset,
-                                                           std::uint32_t length) {
-  const auto handle = open_shared(file, stamp);
-  if (!handle) return error{handle.error_message()};
-  return read_at(**handle, offset, length);
-}
-
 result<std::vector<std::uint8_t>> store::read_at(const file_handle& file, std::uint64_t offset,
                                                  std::uint32_t length) {
   std::vector<std::uint8_t> data(length);

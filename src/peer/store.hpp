@@ -85,11 +85,6 @@ class store {
   // Opens a complete file for reading, refusing if it changed since `stamp`.
   static result<std::shared_ptr<file_handle>> open_shared(const fs::path& file,
                                                           const file_stamp& stamp);
-  // Reads one chunk of a complete file, refusing if the file changed since `stamp`.
-  static result<std::vector<std::uint8_t>> read_shared_chunk(const fs::path& file,
-                                                             const file_stamp& stamp,
-                                                             std::uint64_t offset,
-                                                             std::uint32_t length);
   // Brings a range of a file into the page cache (blocking until it is
   // there), so that sending it from the network thread will not wait on disk.
   static void prefetch(const file_handle& file, std::uint64_t offset, std::uint64_t length);
