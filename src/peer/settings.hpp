@@ -40,8 +40,11 @@ struct swarm_settings {
   std::size_t max_queued_uploads = 64;  // per peer; more requests are rejected
   std::size_t upload_queue_bytes = 2 * 1024 * 1024;  // wait for the socket below this
   std::size_t limited_parallel_uploads = 2;  // chunks in progress node-wide under --up-limit
-  duration file_check_interval = 10s;        // how often shared files are checked for changes
-  bool corrupt_uploads = false;  // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
+  // Under --up-limit, a request for a chunk already sent to others that has
+  // waited this long is turned away (once), so its requester asks them.
+  duration upload_wait_limit = 500ms;
+  duration file_check_interval = 10s;  // how often shared files are checked for changes
+  bool corrupt_uploads = false;        // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
 };
 
 struct node_settings {

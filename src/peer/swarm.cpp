@@ -52,8 +52,13 @@ struct swarm::peer_state {
   std::string name;
   std::vector<protocol::catalog_entry> catalog;
   std::set<content_id> subscribed;  // asked for our chunk map: gets `have`s
-  std::deque<protocol::request> uploads;
+  struct queued_upload {
+    protocol::request request;
+    clock::time_point since;
+  };
+  std::deque<queued_upload> uploads;
   bool uploading = false;
+  std::uint64_t upload_turn = 0;  // when it last got an upload slot (0: never)
   // Requests we declined once because others needed chunks nobody has yet;
   // asked again, they are served (so declining can never starve anyone).
   std::set<std::pair<content_id, std::uint32_t>> declined;
@@ -204,6 +209,7 @@ void swarm::on_disconnected(const std::shared_ptr<connection>& c) {
     if (d->manifest_from == it->first) d->manifest_from.reset();
   }
   peers_.erase(it);
+  upload_slot_freed_.cancel();  // it may have been next in turn
   fill_all();
 }
 
@@ -249,8 +255,10 @@ bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
         } else if constexpr (std::is_same_v<T, protocol::reject>) {
           on_reject(p, body);
         } else if constexpr (std::is_same_v<T, protocol::cancel>) {
-          std::erase_if(p.uploads,
-                        [&](const auto& r) { return r.id == body.id && r.index == body.index; });
+          std::erase_if(p.uploads, [&](const auto& q) {
+            return q.request.id == body.id && q.request.index == body.index;
+          });
+          upload_slot_freed_.cancel();  // it may no longer be next in turn
         }
         return true;
       },
@@ -608,7 +616,7 @@ bool swarm::on_request(peer_state& p, const protocol::request& m) {
     p.conn->send(protocol::reject{m.id, m.index});
     return true;
   }
-  p.uploads.push_back(m);
+  p.uploads.push_back({m, clock::now()});
   if (!p.uploading) {
     p.uploading = true;
     asio::co_spawn(io_, upload_loop(p.id), asio::detached);
@@ -623,21 +631,27 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
     auto& p = *it->second;
     if (p.uploads.empty() || !p.conn->is_open()) {
       p.uploading = false;
+      upload_slot_freed_.cancel();  // it may have been next in turn
       co_return;
     }
-    // Under an upload limit the node sends chunks one after another, each at
-    // the full rate, and picks the next chunk (and peer) only when one is
-    // done: decided late, with every `have` so far in mind.
+    // Under an upload limit the node sends a few chunks at a time (node-wide)
+    // and picks the next chunk (and peer) only when one is done: decided
+    // late, with every `have` so far in mind. Waiting peers take turns, so a
+    // seeder hands its chunks to all of them, not to the first two to ask
+    // (who could never pass them all on).
     const bool limited = upload_limit_ && upload_limit_->rate() > 0;
-    if (limited && uploads_active_ >= settings_.limited_parallel_uploads && running_) {
+    if (limited && turn_away_stale_uploads(p)) continue;
+    if (limited && running_ &&
+        (uploads_active_ >= settings_.limited_parallel_uploads || !is_next_in_turn(p))) {
       upload_slot_freed_.expires_at(clock::time_point::max());
       std::error_code ec;
       co_await upload_slot_freed_.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;  // the peer may be gone, its queue changed
     }
     const upload_slot slot(*this);
-    const auto next = next_upload(p);
-    const auto req = *next;
+    const auto previous_turn = std::exchange(p.upload_turn, ++upload_turns_);
+    const auto next = p.uploads.begin() + static_cast<std::ptrdiff_t>(next_upload(p));
+    const auto req = next->request;
     p.uploads.erase(next);
     const auto* item = store_.find(req.id);
     if (!item || !item->have.has(req.index)) {
@@ -645,6 +659,7 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
       continue;
     }
     if (should_decline(p, req)) {
+      p.upload_turn = previous_turn;  // it got nothing: still its turn
       p.declined.emplace(req.id, req.index);
       p.conn->send(protocol::reject{req.id, req.index});
       continue;
@@ -695,6 +710,13 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
   }
 }
 
+bool swarm::is_next_in_turn(const peer_state& p) const {
+  return std::none_of(peers_.begin(), peers_.end(), [&](const auto& entry) {
+    const auto& q = *entry.second;
+    return q.upload_turn < p.upload_turn && q.uploading && !q.uploads.empty() && q.conn->is_open();
+  });
+}
+
 std::size_t swarm::times_uploaded(const protocol::request& r) const {
   const auto it = upload_counts_.find(r.id);
   return it == upload_counts_.end() || r.index >= it->second.size() ? 0 : it->second[r.index];
@@ -702,10 +724,12 @@ std::size_t swarm::times_uploaded(const protocol::request& r) const {
 
 // Chunks we have sent least often go first: a seeder then hands out every
 // chunk once before any chunk twice, and the swarm multiplies them.
-std::deque<protocol::request>::iterator swarm::next_upload(peer_state& p) {
-  return std::min_element(p.uploads.begin(), p.uploads.end(), [&](const auto& a, const auto& b) {
-    return times_uploaded(a) < times_uploaded(b);
-  });
+std::size_t swarm::next_upload(const peer_state& p) const {
+  const auto best =
+      std::min_element(p.uploads.begin(), p.uploads.end(), [&](const auto& a, const auto& b) {
+        return times_uploaded(a.request) < times_uploaded(b.request);
+      });
+  return static_cast<std::size_t>(best - p.uploads.begin());
 }
 
 // Declines (once) to send a chunk already sent to someone while another peer
@@ -716,10 +740,30 @@ bool swarm::should_decline(const peer_state& p, const protocol::request& r) cons
   for (const auto& [id, other] : peers_) {
     if (other.get() == &p) continue;
     for (const auto& queued : other->uploads) {
-      if (queued.id == r.id && times_uploaded(queued) == 0) return true;
+      if (queued.request.id == r.id && times_uploaded(queued.request) == 0) return true;
     }
   }
   return false;
+}
+
+// Under an upload limit a busy node may keep a request waiting for long. One
+// for a chunk it has already sent to others is turned away (once) after
+// upload_wait_limit: its requester asks those others, and the chunks spread
+// as a tree instead of queueing at their first holder. True if any was.
+bool swarm::turn_away_stale_uploads(peer_state& p) {
+  const auto now = clock::now();
+  const auto before = p.uploads.size();
+  std::erase_if(p.uploads, [&](const peer_state::queued_upload& q) {
+    const auto key = std::pair{q.request.id, q.request.index};
+    if (now - q.since < settings_.upload_wait_limit || times_uploaded(q.request) == 0 ||
+        p.declined.contains(key)) {
+      return false;
+    }
+    p.declined.insert(key);
+    p.conn->send(protocol::reject{q.request.id, q.request.index});
+    return true;
+  });
+  return p.uploads.size() != before;
 }
 
 // ---------------------------------------------------------- maintenance ---

@@ -112,8 +112,10 @@ class swarm {
   asio::awaitable<void> maintenance_loop();
   asio::awaitable<void> drop_changed_files();
   asio::awaitable<void> upload_loop(protocol::node_id peer);
+  bool is_next_in_turn(const peer_state& p) const;
   std::size_t times_uploaded(const protocol::request& r) const;
-  std::deque<protocol::request>::iterator next_upload(peer_state& p);
+  std::size_t next_upload(const peer_state& p) const;  // its index in p.uploads
+  bool turn_away_stale_uploads(peer_state& p);
   bool should_decline(const peer_state& p, const protocol::request& r) const;
   asio::awaitable<void> receive_chunk(protocol::node_id peer, protocol::chunk m);
 
@@ -150,6 +152,7 @@ class swarm {
   std::map<protocol::content_id, std::vector<std::uint32_t>> upload_counts_;  // per chunk
   const rate_limiter* upload_limit_ = nullptr;
   std::size_t uploads_active_ = 0;             // chunks picked and not yet written
+  std::uint64_t upload_turns_ = 0;             // upload slots handed out so far
   asio::steady_timer upload_slot_freed_;       // wakes upload loops waiting for a slot
   std::set<asio::steady_timer*> end_waiters_;  // of wait_for_end, woken when a download ends
 };

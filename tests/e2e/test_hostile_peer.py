@@ -5,7 +5,8 @@ A fake peer in Python (wire.py) completes real handshakes with real nodes,
 advertises catalogs, serves manifests and chunks, and then lies: absurd sizes
 inside well-formed frames, hostile file names, forged manifests, wrong or
 unsolicited chunks, indexes past the end, floods, silence, a byte a second,
-huge or poisonous peer lists, our own node id, 1 000 held connections.
+huge or poisonous peer lists, our own node id, 1 000 held connections. Fake
+downloaders also watch how a node spends an upload limit (UploadOrderTest).
 
 Every case asserts its outcome: the connection is closed or the peer banned,
 the download completes from an honest peer with the right SHA-256, memory
@@ -801,6 +802,80 @@ class PeerListsTest(HostilePeerCase):
         fake.send(wire.peers([(listener.ip, listener.port)]))
         e2e.hold_for(lambda: listener.count() == 1, 2, "no dial after a second advertisement")
         self.assertNotIn("".join(f"{b:02x}" for b in own_id), node.peer_by_id(), "a node never lists itself")
+
+
+# ==================================================================== how an upload limit is spent
+
+
+class UploadOrderTest(HostilePeerCase):
+    """Fake downloaders watch a node spend its upload limit (docs/protocol.md
+    §8.5): the peers waiting for chunks take turns, and a request for a chunk it
+    has already sent elsewhere is turned away, once, when it waited too long."""
+
+    NODE, FIRST, SECOND, THIRD = ip(90), ip(91), ip(92), ip(93)
+    CHUNK = 256 * KiB
+
+    def uploader(self, up_limit, chunks):
+        node = self.node("uploader", f"{self.NODE}:0", f"{self.NODE}:0", extra=["--up-limit", up_limit]).start()
+        path, data = self.random_file("data.bin", chunks * self.CHUNK)
+        shared = wire.FakeFile(data, name="data.bin")
+        self.assertEqual(node.share(path), shared.hex)
+        return node, shared
+
+    @staticmethod
+    def chunks(fake, n, what):
+        return fake.wait_for(lambda ms: [m for m in ms if m.kind == wire.CHUNK] if
+                             len([m for m in ms if m.kind == wire.CHUNK]) >= n else None, 30, what)
+
+    def test_peers_waiting_for_chunks_take_turns(self):
+        node, shared = self.uploader("4MiB", 24)
+        fakes = [self.connected_fake(node, address, name=name)
+                 for address, name in ((self.FIRST, "first"), (self.SECOND, "second"), (self.THIRD, "third"))]
+        for k, fake in enumerate(fakes):  # 8 different chunks each, all asked for at once
+            for index in range(8 * k, 8 * k + 8):
+                fake.send(wire.request(shared.id, index))
+        arrivals = []
+        for k, fake in enumerate(fakes):
+            got = self.chunks(fake, 8, f"{fake.peer_name}'s 8 chunks")
+            self.assertEqual(sorted(m.index for m in got), list(range(8 * k, 8 * k + 8)))
+            for m in got:
+                self.assertEqual(m.data, shared.chunks[m.index])
+                arrivals.append((m.received_at, fake.peer_name))
+        # Two chunks at a time, the next one to whoever was served longest ago:
+        # the third to ask gets a chunk before the first two have two each.
+        # (Without turns, the first two would take every chunk until done.)
+        first_four = [name for _, name in sorted(arrivals)[:4]]
+        self.assertEqual(set(first_four), {"first", "second", "third"}, first_four)
+
+    def test_a_request_for_a_chunk_sent_elsewhere_is_turned_away_once_after_waiting(self):
+        # 256 KiB/s, two chunks at a time: the first chunk out takes a second or more.
+        node, shared = self.uploader("256KiB", 4)
+        first, second, third = (self.connected_fake(node, address, name=name) for address, name in
+                                ((self.FIRST, "first"), (self.SECOND, "second"), (self.THIRD, "third")))
+        first.send(wire.request(shared.id, 0))
+        third.send(wire.request(shared.id, 2))
+
+        def chunks_on_their_way():  # from the node's message trace (GET /api/trace)
+            return sorted((e["peer"], e["detail"].split("#")[1].split(",")[0]) for e in node.api("/api/trace")["events"]
+                          if e["direction"] == "sent" and e["type"] == "chunk")
+
+        e2e.wait_until(lambda: chunks_on_their_way() == [("first", "0"), ("third", "2")], 10,
+                       "the node to start sending chunk 0 to first and chunk 2 to third")
+        # Both slots are taken, chunk 0 has been sent (to `first`), and no
+        # queue holds a chunk the node has not sent yet.
+        asked = time.monotonic()
+        second.send(wire.request(shared.id, 0))
+        answer = second.wait_for(lambda ms: next((m for m in ms if m.kind in (wire.CHUNK, wire.REJECT)), None), 30,
+                                 "an answer to the request for chunk 0")
+        self.assertEqual((answer.kind, answer.index), (wire.REJECT, 0),
+                         "a request that waited for a chunk already sent elsewhere is turned away")
+        self.assertGreaterEqual(answer.received_at - asked, 0.5, "only after it has waited 0.5 s")
+        # Asked again, it is served: a request is turned away at most once.
+        second.send(wire.request(shared.id, 0))
+        got = self.chunks(second, 1, "chunk 0, asked for again")
+        self.assertEqual((got[0].index, got[0].data), (0, shared.chunks[0]))
+        self.assertEqual([m.index for m in self.chunks(first, 1, "chunk 0")], [0])
+        self.assertEqual([m.index for m in self.chunks(third, 1, "chunk 2")], [2])
 
 
 # ==================================================================== 1 000 connections, held

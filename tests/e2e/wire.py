@@ -613,6 +613,7 @@ class FakePeer:
                 except ValueError as exc:
                     self.error = f"undecodable payload from the node ({exc}): {body[:48].hex()}"
                     break
+                m.received_at = time.monotonic()
                 with self._cond:
                     self.messages.append(m)
                     self._cond.notify_all()
