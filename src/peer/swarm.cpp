@@ -155,8 +155,7 @@ void swarm::stop() {
   running_ = false;
   tick_.cancel();
   upload_slot_freed_.cancel();
-  for (auto* waiter : end_waiters_)
-    waiter->cancel();
+  wake_end_waiters();
 }
 
 asio::awaitable<void> swarm::wait_for_end(content_id id, duration at_most) {
@@ -176,6 +175,11 @@ asio::awaitable<void> swarm::wait_for_end(content_id id, duration at_most) {
   const registration registered{end_waiters_, &timer};
   std::error_code ec;
   co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
+void swarm::wake_end_waiters() {
+  for (auto* waiter : end_waiters_)
+    waiter->cancel();
 }
 
 bool swarm::is_banned(const node_id& id) const {
@@ -575,8 +579,7 @@ void swarm::finish(download& d) {
   if (d.state != "downloading" || !item || !item->have.complete() || d.writing > 0) return;
   if (auto done = store_.complete_download(d.id); !done) return fail(d, done.error_message());
   d.state = "complete";
-  for (auto* waiter : end_waiters_)
-    waiter->cancel();
+  wake_end_waiters();
   const double seconds = std::chrono::duration<double>(clock::now() - d.started).count();
   log_line(log_level::info) << "complete: " << d.output.string() << " (" << d.manifest.size
                             << " bytes in " << seconds << " s, " << d.fetched
@@ -587,8 +590,7 @@ void swarm::finish(download& d) {
 void swarm::fail(download& d, std::string why) {
   d.state = "failed";
   d.error = std::move(why);
-  for (auto* waiter : end_waiters_)
-    waiter->cancel();
+  wake_end_waiters();
   // What was asked for may still come: expected, it is no violation.
   for (auto& [peer, requests] : d.in_flight) {
     const auto p = peers_.find(peer);

@@ -132,6 +132,7 @@ class swarm {
   void fill_requests(download& d, peer_state& p);
   void fill_all();
   void finish(download& d);
+  void wake_end_waiters();  // of wait_for_end: a download ended, or the node stops
   void fail(download& d, std::string why);
   void ban(peer_state& p, const std::string& why);
   void forget_requests(download& d, const protocol::node_id& peer);

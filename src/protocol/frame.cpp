@@ -5,15 +5,17 @@
 
 namespace peerlab::protocol {
 
+std::array<std::uint8_t, frame_header_bytes> encode_frame_length(std::uint32_t payload_bytes) {
+  return {static_cast<std::uint8_t>(payload_bytes >> 24),
+          static_cast<std::uint8_t>(payload_bytes >> 16),
+          static_cast<std::uint8_t>(payload_bytes >> 8), static_cast<std::uint8_t>(payload_bytes)};
+}
+
 std::vector<std::uint8_t> encode_frame(std::span<const std::uint8_t> payload) {
-  const auto n = static_cast<std::uint32_t>(payload.size());
-  std::vector<std::uint8_t> out;
-  out.reserve(frame_header_bytes + payload.size());
-  out.push_back(static_cast<std::uint8_t>(n >> 24));
-  out.push_back(static_cast<std::uint8_t>(n >> 16));
-  out.push_back(static_cast<std::uint8_t>(n >> 8));
-  out.push_back(static_cast<std::uint8_t>(n));
-  out.insert(out.end(), payload.begin(), payload.end());
+  const auto length = encode_frame_length(static_cast<std::uint32_t>(payload.size()));
+  std::vector<std::uint8_t> out(frame_header_bytes + payload.size());
+  std::copy(length.begin(), length.end(), out.begin());
+  std::copy(payload.begin(), payload.end(), out.begin() + frame_header_bytes);
   return out;
 }
 

@@ -3,6 +3,7 @@
 // that many payload bytes. TCP is a byte stream, so the receiver needs the
 // length to find where one message ends and the next begins.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -20,6 +21,8 @@ inline constexpr std::size_t max_frame_bytes = 4 * 1024 * 1024 + 4096;
 
 // Length prefix + payload, ready to write to a socket.
 std::vector<std::uint8_t> encode_frame(std::span<const std::uint8_t> payload);
+// The length prefix alone, for a frame whose payload is written separately.
+std::array<std::uint8_t, frame_header_bytes> encode_frame_length(std::uint32_t payload_bytes);
 
 // Incremental decoder: feed it bytes in whatever pieces the socket delivers,
 // then call next() until it has no more frames. Lengths are checked as soon as

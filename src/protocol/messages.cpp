@@ -1,5 +1,6 @@
 #include "protocol/messages.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cereal/archives/portable_binary.hpp>
 #include <istream>
@@ -314,11 +315,30 @@ std::vector<std::uint8_t> encode_frame_head(const chunk_head& head) {
     ar(head.index);
     ar(cereal::make_size_tag(static_cast<cereal::size_type>(head.length)));
   }
-  const auto n = static_cast<std::uint32_t>(out.size() - frame_header_bytes) + head.length;
-  for (std::size_t i = 0; i < frame_header_bytes; ++i)
-    out[i] = static_cast<std::uint8_t>(n >> (8 * (frame_header_bytes - 1 - i)));
+  const auto length = encode_frame_length(
+      static_cast<std::uint32_t>(out.size() - frame_header_bytes) + head.length);
+  std::copy(length.begin(), length.end(), out.begin());
   return out;
 }
+
+namespace {
+
+// Runs one decoding step. What the decoder throws (cereal on a short read,
+// our limit checks) ends here as an error: none ever reaches the event loop.
+template <class F>
+result<message> guarded(F&& decode_step) {
+  try {
+    return decode_step();
+  } catch (const limit_exceeded& e) {
+    return error{e.what()};
+  } catch (const cereal::Exception&) {
+    return error{"message truncated"};
+  } catch (const std::exception& e) {
+    return error{std::string("malformed message: ") + e.what()};
+  }
+}
+
+}  // namespace
 
 result<message> decode(std::vector<std::uint8_t>&& payload) {
   if (payload.size() < 2 || payload[0] != static_cast<std::uint8_t>(message_type::chunk) ||
@@ -327,26 +347,21 @@ result<message> decode(std::vector<std::uint8_t>&& payload) {
   }
   // A chunk: read the fields before the data as decode() would, then let the
   // data keep the payload's buffer, shifted down over those fields.
-  span_source source(std::span<const std::uint8_t>(payload).subspan(1));
-  std::istream stream(&source);
-  chunk m;
-  try {
+  return guarded([&]() -> result<message> {
+    span_source source(std::span<const std::uint8_t>(payload).subspan(1));
+    std::istream stream(&source);
     input_archive ar(stream, source);
+    chunk m;
     load_id_and_index(ar, m);
     const auto length = load_bounded_size(ar, max_chunk_bytes, "chunk length");
-    if (source.remaining() != length) {
+    if (source.remaining() < length) return error{"message truncated"};
+    if (source.remaining() > length) {
       return error{std::to_string(source.remaining() - length) + " unexpected bytes after message"};
     }
-  } catch (const limit_exceeded& e) {
-    return error{e.what()};
-  } catch (const cereal::Exception&) {
-    return error{"message truncated"};
-  } catch (const std::exception& e) {
-    return error{std::string("malformed message: ") + e.what()};
-  }
-  payload.erase(payload.begin(), payload.end() - static_cast<std::ptrdiff_t>(source.remaining()));
-  m.data = std::move(payload);
-  return message{std::move(m)};
+    payload.erase(payload.begin(), payload.end() - static_cast<std::ptrdiff_t>(length));
+    m.data = std::move(payload);
+    return message{std::move(m)};
+  });
 }
 
 result<message> decode(std::span<const std::uint8_t> payload) {
@@ -355,9 +370,9 @@ result<message> decode(std::span<const std::uint8_t> payload) {
   if (payload.size() < 2) return error{"message too short"};
   if (payload[1] != 1) return error{"message is not little-endian"};
   const auto type = static_cast<message_type>(payload[0]);
-  span_source source(payload.subspan(1));
-  std::istream stream(&source);
-  try {
+  return guarded([&]() -> result<message> {
+    span_source source(payload.subspan(1));
+    std::istream stream(&source);
     // Default: decode into this host's byte order; cereal swaps as the flag says.
     input_archive ar(stream, source);
     result<message> decoded{keepalive{}};
@@ -366,13 +381,7 @@ result<message> decode(std::span<const std::uint8_t> payload) {
       return error{std::to_string(source.remaining()) + " unexpected bytes after message"};
     }
     return decoded;
-  } catch (const limit_exceeded& e) {
-    return error{e.what()};
-  } catch (const cereal::Exception&) {
-    return error{"message truncated"};
-  } catch (const std::exception& e) {
-    return error{std::string("malformed message: ") + e.what()};
-  }
+  });
 }
 
 std::string handshake_problem(const hello& h) {

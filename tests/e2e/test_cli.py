@@ -10,6 +10,7 @@ import signal
 import socket
 import stat
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peerlab_e2e as e2e  # noqa: E402
@@ -95,6 +96,32 @@ class CliTest(e2e.NodeTestCase):
         via_api = e2e.run_cli("status", "--json", "--api", a.info["api"], "--token", a.info["token"])
         self.assertEqual(via_api.returncode, 0, via_api.stderr)
         self.assertEqual(json.loads(via_api.stdout)["id"], a.id)
+
+    def test_a_transfer_asked_about_with_wait_is_answered_as_it_ends(self):
+        """GET /api/transfers/ID?wait=MS holds its answer until the download ends (or MS pass): how
+        `peerlab get` learns of the end without polling."""
+        seeder = self.node("sara", f"{IP}:0", f"{IP}:0", extra=["--up-limit", "2MiB"]).start()
+        getter = self.node("gus", f"{PEER_IP}:0", f"{PEER_IP}:0", peers=[seeder.listen]).start()
+        source = os.path.join(self.tmp, "two.bin")
+        with open(source, "wb") as f:
+            f.write(os.urandom(2 * e2e.MiB))  # about a second at 2 MiB/s
+        file_id = seeder.share(source)
+        e2e.wait_until(lambda: file_id in {f["id"] for f in getter.files()}, 10, "gus to learn of the file")
+        status, body = e2e.http_post_json(f"http://{getter.http}/api/get",
+                                          {"id": file_id, "output": os.path.join(self.tmp, "copy.bin")},
+                                          token=getter.info["token"])
+        self.assertEqual(status, 200, body)
+
+        asked = time.monotonic()
+        answer = getter.api(f"/api/transfers/{file_id}?wait=5000")
+        waited = time.monotonic() - asked
+        self.assertEqual(answer["state"], "complete", "the answer waited for the end of the download")
+        self.assertLess(waited, 4.5, "and came as the download ended, not when the 5 s ran out")
+        self.assertEqual(e2e.sha256_file(os.path.join(self.tmp, "copy.bin")), e2e.sha256_file(source))
+        # An ended transfer is answered at once.
+        asked = time.monotonic()
+        self.assertEqual(getter.api(f"/api/transfers/{file_id}?wait=5000")["state"], "complete")
+        self.assertLess(time.monotonic() - asked, 4.5)
 
     def test_node_json_is_private_and_complete(self):
         node = self.node("private", f"{IP}:0", f"{IP}:0").start()
