@@ -119,10 +119,18 @@ asio::awaitable<void> node::dial_loop() {
         asio::co_spawn(io_, dial(target), asio::detached);
       }
     }
-    dial_timer_.expires_after(settings_.dial_tick);
+    // Sleep until the next address comes due (at most one look per
+    // dial_tick), or until wake_dialer(): an idle node does not wake at all.
+    const auto due = table_.next_due();
+    dial_timer_.expires_at(due ? std::max(*due, clock::now() + settings_.dial_tick)
+                               : clock::time_point::max());
     std::error_code ec;
     co_await dial_timer_.async_wait(redirect_error(use_awaitable, ec));
   }
+}
+
+void node::wake_dialer() {
+  dial_timer_.cancel();
 }
 
 asio::awaitable<void> node::dial(protocol::endpoint target) {
@@ -144,12 +152,14 @@ asio::awaitable<void> node::dial(protocol::endpoint target) {
                   timeout.async_wait(use_awaitable));
     if (winner.index() == 1) ec = asio::error::timed_out;
     dialing_.erase(&socket);
+    wake_dialer();  // a dial slot is free
   }
   if (!running_) co_return;
   if (ec) {
     log_line(log_level::debug) << "dial " << protocol::to_string(target)
                                << " failed: " << ec.message();
     table_.dial_failed(target, clock::now());
+    wake_dialer();
     co_return;
   }
   auto c = make_connection(std::move(socket), direction::outbound);
@@ -168,11 +178,17 @@ std::shared_ptr<connection> node::make_connection(tcp::socket socket, direction 
 }
 
 asio::awaitable<void> node::peer_exchange_loop() {
+  auto interval = settings_.peer_exchange_interval;
   while (running_) {
-    exchange_timer_.expires_after(settings_.peer_exchange_interval);
+    exchange_timer_.expires_after(interval);
     std::error_code ec;
     co_await exchange_timer_.async_wait(redirect_error(use_awaitable, ec));
     if (!running_) break;
+    // A round that taught us no new address makes the next one wait twice as
+    // long: a settled swarm falls quiet, and anything new brings it back.
+    interval = learned_ ? settings_.peer_exchange_interval
+                        : std::min(2 * interval, settings_.peer_exchange_max_interval);
+    learned_ = false;
     for (auto& [id, c] : established_)
       c->send(protocol::get_peers{});
   }
@@ -194,6 +210,7 @@ asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
     if (c->dir() == direction::outbound && !connected_to(c->advertised())) {
       table_.dial_failed(c->advertised(), clock::now());
     }
+    wake_dialer();
     co_return;
   }
 
@@ -271,6 +288,7 @@ void node::forget(const std::shared_ptr<connection>& c) {
   established_.erase(it);
   swarm_.on_disconnected(c);
   table_.disconnected(c->advertised(), clock::now());
+  wake_dialer();  // a connection slot is free, and that address will come due
 }
 
 bool node::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
@@ -304,6 +322,8 @@ void node::learn(const protocol::peers& m) {
     if (address == listen_ || !protocol::is_dialable(address, loopback_only)) continue;
     if (table_.add(address, peer_table::origin::learned, clock::now())) {
       log_line(log_level::debug) << "learned of peer " << protocol::to_string(address);
+      learned_ = true;
+      wake_dialer();
     }
   }
 }

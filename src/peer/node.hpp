@@ -84,6 +84,7 @@ class node {
  private:
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> dial_loop();
+  void wake_dialer();  // something may have come due, or a slot freed
   asio::awaitable<void> dial(protocol::endpoint target);
   asio::awaitable<void> peer_exchange_loop();
   asio::awaitable<void> session(std::shared_ptr<connection> c);
@@ -106,6 +107,7 @@ class node {
   asio::steady_timer dial_timer_;
   asio::steady_timer exchange_timer_;
   bool running_ = false;
+  bool learned_ = false;  // a new address since the last peer-exchange round
   std::chrono::steady_clock::time_point started_at_;
 
   rate_limiter up_limiter_;

@@ -42,6 +42,14 @@ std::vector<protocol::endpoint> peer_table::take_due(time_point now, std::size_t
   return due;
 }
 
+std::optional<peer_table::time_point> peer_table::next_due() const {
+  std::optional<time_point> next;
+  for (const auto& [address, e] : entries_) {
+    if (e.current == state::idle && (!next || e.next_attempt < *next)) next = e.next_attempt;
+  }
+  return next;
+}
+
 void peer_table::dial_failed(const protocol::endpoint& address, time_point now) {
   auto it = entries_.find(address);
   if (it == entries_.end() || it->second.current == state::self) return;

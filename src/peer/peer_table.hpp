@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "peer/settings.hpp"
@@ -33,6 +34,8 @@ class peer_table {
 
   // Idle addresses whose backoff has expired, at most `limit`; marked dialing.
   std::vector<protocol::endpoint> take_due(time_point now, std::size_t limit);
+  // When the next idle address comes due (it may be now); nullopt if none is idle.
+  std::optional<time_point> next_due() const;
 
   void dial_failed(const protocol::endpoint& address, time_point now);
   void connected(const protocol::endpoint& address, time_point now);

@@ -60,8 +60,9 @@ struct node_settings {
   std::size_t max_handshakes = 64;    // connections still in their handshake
   std::size_t max_concurrent_dials = 8;
   duration dial_timeout = 5s;
-  duration dial_tick = 200ms;             // how often due addresses are dialed
-  duration peer_exchange_interval = 10s;  // get_peers to every peer
+  duration dial_tick = 200ms;                 // how often due addresses are dialed
+  duration peer_exchange_interval = 10s;      // get_peers to every peer; doubled after
+  duration peer_exchange_max_interval = 80s;  // each round that teaches nothing, to this
 
   connection_settings connection;
   discovery_settings discovery;

@@ -25,6 +25,23 @@ TEST(PeerTable, NewAddressIsDueAtOnceAndOnlyOnce) {
   EXPECT_TRUE(table.take_due(t0, 10).empty()) << "a dialing address is not handed out twice";
 }
 
+TEST(PeerTable, NextDueIsTheEarliestIdleAddressSoAnIdleDialerCanSleep) {
+  discovery_settings s;
+  s.initial_backoff = 1s;
+  peer_table table(s);
+  EXPECT_FALSE(table.next_due()) << "nothing known: nothing to wake for";
+  table.add(address(1), origin::learned, t0);
+  table.add(address(2), origin::learned, t0 + 5s);
+  EXPECT_EQ(table.next_due(), t0);
+  ASSERT_EQ(table.take_due(t0, 1).size(), 1u);  // address 1, now dialing
+  EXPECT_EQ(table.next_due(), t0 + 5s) << "a dialing address is not due";
+  table.dial_failed(address(1), t0 + 2s);  // due again 1 s later
+  EXPECT_EQ(table.next_due(), t0 + 3s);
+  table.connected(address(1), t0 + 3s);
+  table.connected(address(2), t0 + 3s);
+  EXPECT_FALSE(table.next_due()) << "every address connected: nothing due, ever";
+}
+
 TEST(PeerTable, FailedDialsBackOffExponentiallyUpToTheCap) {
   discovery_settings s;
   s.initial_backoff = 1s;
