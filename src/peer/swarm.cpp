@@ -773,7 +773,13 @@ bool swarm::turn_away_stale_uploads(peer_state& p) {
 asio::awaitable<void> swarm::maintenance_loop() {
   auto last_file_check = clock::now();
   while (running_) {
-    tick_.expires_after(500ms);
+    // Timeouts and new requests need a look twice a second while something
+    // downloads; otherwise only the shared files do, now and then.
+    const bool downloading = std::any_of(downloads_.begin(), downloads_.end(), [](const auto& d) {
+      return d.second->state == "manifest" || d.second->state == "downloading";
+    });
+    tick_.expires_at(downloading ? clock::now() + 500ms
+                                 : last_file_check + settings_.file_check_interval);
     std::error_code ec;
     co_await tick_.async_wait(asio::redirect_error(use_awaitable, ec));
     if (!running_) break;
@@ -918,6 +924,7 @@ result<content_id> swarm::get(const std::string& text, const fs::path& output,
   d->directory = directory;
   auto& ref = *downloads_.emplace(*id, std::move(d)).first->second;
   ask_manifest(ref);
+  tick_.cancel();  // the maintenance loop may be sleeping long: it has work now
   return *id;
 }
 

@@ -464,7 +464,9 @@ class FaultTest(e2e.NodeTestCase):
         size = 4 * MiB
         total = size // CHUNK
         path, original = self.original("partition.bin", size, 12)
-        seeder = self.node("silent", f"{seeder_ip}:0", f"{seeder_ip}:0").start()
+        # One connection at most: the relay's. Through peer exchange it would
+        # learn of `other`, then of the sink's own address, and dial around the relay.
+        seeder = self.node("silent", f"{seeder_ip}:0", f"{seeder_ip}:0", extra=["--max-peers", "1"]).start()
         file_id = seeder.share(path)
         other_copy = write_bytes(os.path.join(self.out_dir("other-files"), "partition.bin"), original)
         # Slow, so the silent seeder gets requests too; it stays slower than the cut takes.
