@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "http/range.hpp"
+#include "http/text.hpp"
 #include "peer/log.hpp"
 #include "peer/store.hpp"
 
@@ -37,9 +38,7 @@ std::string content_type(std::string_view name) {
       {".gz", "application/gzip"},
       {".tar", "application/x-tar"},
   }};
-  std::string lower(name);
-  for (auto& c : lower)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto lower = to_lower(name);
   for (const auto& [extension, type] : types) {
     if (lower.ends_with(extension)) return std::string(type);
   }

@@ -1,20 +1,13 @@
 #include "http/host_check.hpp"
 
 #include <algorithm>
-#include <cctype>
 
+#include "http/text.hpp"
 #include "protocol/endpoint.hpp"
 
 namespace peerlab::http {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // The host part of a Host value: "name", "name:port", "1.2.3.4:80", "[::1]:80".
 std::optional<std::string> host_part(std::string_view value) {
@@ -32,7 +25,7 @@ bool is_this_node(const std::string& host, const request& req,
     const bool same_address = ip->family == req.local.family && ip->ip == req.local.ip;
     return same_address || protocol::is_loopback(*ip);
   }
-  auto name = lower(host);
+  auto name = to_lower(host);
   if (name.ends_with('.')) name.pop_back();  // "localhost." is "localhost"
   // RFC 6761: browsers resolve *.localhost to loopback themselves.
   if (name == "localhost" || name.ends_with(".localhost")) return true;
@@ -57,7 +50,7 @@ std::optional<response> check_host_and_origin(const request& req,
   const auto* origin = req.header("origin");
   if (!safe && origin) {
     // Same-origin pages send Origin: http://<the Host they asked for>.
-    if (!host || lower(*origin) != "http://" + lower(*host)) {
+    if (!host || to_lower(*origin) != "http://" + to_lower(*host)) {
       return error_response(403, "requests from another site's page are refused");
     }
   }

@@ -4,19 +4,13 @@
 #include <limits>
 #include <optional>
 
+#include "http/text.hpp"
+
 namespace peerlab::http {
 
 namespace {
 
 constexpr auto huge = std::numeric_limits<std::uint64_t>::max();
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 // 1*DIGIT; a number too large for 64 bits saturates (it is past any end).
 std::optional<std::uint64_t> parse_digits(std::string_view s) {

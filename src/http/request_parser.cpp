@@ -4,18 +4,11 @@
 #include <cctype>
 #include <charconv>
 
+#include "http/text.hpp"
+
 namespace peerlab::http {
 
 namespace {
-
-char lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
 
 // RFC 9110 token characters: header names and methods.
 bool is_token_char(char c) {
@@ -25,14 +18,6 @@ bool is_token_char(char c) {
 
 bool is_token(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 }  // namespace
@@ -127,8 +112,7 @@ void request_parser::parse_head() {
     if (colon == std::string_view::npos || !is_token(header_line.substr(0, colon))) {
       return fail(400, "malformed header name");  // no space allowed before the colon
     }
-    std::string name(header_line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(), lower);
+    auto name = to_lower(header_line.substr(0, colon));
     const auto value = trim(header_line.substr(colon + 1));
     if (std::any_of(value.begin(), value.end(),
                     [](char c) { return c == '\0' || c == '\r' || c == '\n'; })) {
