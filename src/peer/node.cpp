@@ -7,6 +7,7 @@
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
+#include <iterator>
 
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
@@ -189,7 +190,12 @@ asio::awaitable<void> node::peer_exchange_loop() {
     interval = learned_ ? settings_.peer_exchange_interval
                         : std::min(2 * interval, settings_.peer_exchange_max_interval);
     learned_ = false;
-    for (auto& [id, c] : established_)
+    // A few peers picked at random are enough (gossip): what one of them
+    // learns reaches us in a later round, through it or through others.
+    std::vector<std::pair<protocol::node_id, std::shared_ptr<connection>>> asked;
+    std::sample(established_.begin(), established_.end(), std::back_inserter(asked),
+                settings_.peer_exchange_fanout, rng_);
+    for (const auto& [id, c] : asked)
       c->send(protocol::get_peers{});
   }
 }

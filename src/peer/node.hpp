@@ -10,6 +10,7 @@
 #include <asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -107,7 +108,8 @@ class node {
   asio::steady_timer dial_timer_;
   asio::steady_timer exchange_timer_;
   bool running_ = false;
-  bool learned_ = false;  // a new address since the last peer-exchange round
+  bool learned_ = false;                      // a new address since the last peer-exchange round
+  std::mt19937 rng_{std::random_device{}()};  // picks whom a round asks
   std::chrono::steady_clock::time_point started_at_;
 
   rate_limiter up_limiter_;

@@ -63,6 +63,7 @@ struct node_settings {
   duration dial_tick = 200ms;                 // how often due addresses are dialed
   duration peer_exchange_interval = 10s;      // get_peers to every peer; doubled after
   duration peer_exchange_max_interval = 80s;  // each round that teaches nothing, to this
+  std::size_t peer_exchange_fanout = 8;       // peers a round asks, picked at random
 
   connection_settings connection;
   discovery_settings discovery;

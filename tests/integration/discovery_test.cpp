@@ -111,5 +111,47 @@ TEST(Discovery, ConnectionToItselfIsDroppedAndNeverRetried) {
   EXPECT_FALSE(h.wait_until([&] { return !marked_self() || n.status().handshakes > 0; }, 1500ms));
 }
 
+// The times (seconds) of a node's peer-exchange rounds since trace entry
+// `after`, each with the number of peers it asked: a round's get_peers all go
+// out in one turn of the event loop, so they carry (nearly) one time stamp.
+std::vector<std::pair<double, int>> exchange_rounds(const peer::node& n, std::uint64_t after) {
+  std::vector<std::pair<double, int>> rounds;
+  for (const auto& e : n.trace().after(after)) {
+    if (!e.sent || e.type != "get_peers") continue;
+    if (rounds.empty() || e.time - rounds.back().first > 0.05) rounds.emplace_back(e.time, 0);
+    ++rounds.back().second;
+  }
+  return rounds;
+}
+
+TEST(Discovery, ExchangeRoundsAskAFewPeersAndSlowDownWhileNothingIsNew) {
+  harness h;
+  const auto settings = [&](int i, std::vector<protocol::endpoint> peers) {
+    auto s = h.settings("n" + std::to_string(i), std::move(peers));
+    s.peer_exchange_interval = 100ms;
+    s.peer_exchange_max_interval = 400ms;
+    s.peer_exchange_fanout = 3;
+    return s;
+  };
+  auto& first = h.add_node(settings(0, {}));
+  std::vector<peer::node*> nodes{&first};
+  for (int i = 1; i < 8; ++i)
+    nodes.push_back(&h.add_node(settings(i, {first.listen_endpoint()})));
+  ASSERT_TRUE(h.wait_until([&] {
+    return std::all_of(nodes.begin(), nodes.end(),
+                       [](auto* n) { return n->connections().size() == 7; });
+  }));
+  // From here on nobody learns anything new.
+  const auto meshed_at = h.run([&] { return first.trace().last_seq(); });
+  ASSERT_TRUE(h.wait_until([&] { return exchange_rounds(first, meshed_at).size() >= 5; }, 10s));
+  const auto rounds = h.run([&] { return exchange_rounds(first, meshed_at); });
+  for (const auto& [time, asked] : rounds)
+    EXPECT_LE(asked, 3) << "a round asks at most peer_exchange_fanout of the 7 peers";
+  // Each round that taught nothing doubled the wait, up to the maximum (the
+  // interval alone would space them 100 ms apart).
+  const auto last_gap = rounds.back().first - rounds[rounds.size() - 2].first;
+  EXPECT_GE(last_gap, 0.39) << "the last rounds are 400 ms apart";
+}
+
 }  // namespace
 }  // namespace peerlab::testing
