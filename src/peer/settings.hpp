@@ -60,8 +60,8 @@ struct node_settings {
   std::size_t max_handshakes = 64;    // connections still in their handshake
   std::size_t max_concurrent_dials = 8;
   duration dial_timeout = 5s;
-  duration dial_tick = 200ms;                 // how often due addresses are dialed
-  duration peer_exchange_interval = 10s;      // get_peers to every peer; doubled after
+  duration dial_tick = 200ms;                 // the dialer looks at most this often
+  duration peer_exchange_interval = 10s;      // between get_peers rounds; doubled after
   duration peer_exchange_max_interval = 80s;  // each round that teaches nothing, to this
   std::size_t peer_exchange_fanout = 8;       // peers a round asks, picked at random
 
