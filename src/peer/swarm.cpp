@@ -52,13 +52,9 @@ struct swarm::peer_state {
   std::string name;
   std::vector<protocol::catalog_entry> catalog;
   std::set<content_id> subscribed;  // asked for our chunk map: gets `have`s
-  struct queued_upload {
-    protocol::request request;
-    clock::time_point since;
-  };
   std::deque<queued_upload> uploads;
   bool uploading = false;
-  std::uint64_t upload_turn = 0;  // when it last got an upload slot (0: never)
+  std::uint64_t upload_turn = 0;  // when it was last sent a chunk (0: never)
   // Requests we declined once because others needed chunks nobody has yet;
   // asked again, they are served (so declining can never starve anyone).
   std::set<std::pair<content_id, std::uint32_t>> declined;
@@ -113,7 +109,7 @@ struct swarm::upload_slot {
   explicit upload_slot(swarm& s) : owner(s) { ++owner.uploads_active_; }
   ~upload_slot() {
     --owner.uploads_active_;
-    owner.upload_slot_freed_.cancel();
+    owner.wake_upload_loops();
   }
   upload_slot(const upload_slot&) = delete;
   upload_slot& operator=(const upload_slot&) = delete;
@@ -121,7 +117,7 @@ struct swarm::upload_slot {
 };
 
 swarm::swarm(asio::io_context& io, store& storage, swarm_settings settings)
-    : io_(io), store_(storage), settings_(settings), tick_(io), upload_slot_freed_(io) {}
+    : io_(io), store_(storage), settings_(settings), tick_(io), upload_waiters_(io) {}
 
 swarm::~swarm() {
   pool_.join();
@@ -154,7 +150,7 @@ void swarm::start() {
 void swarm::stop() {
   running_ = false;
   tick_.cancel();
-  upload_slot_freed_.cancel();
+  wake_upload_loops();
   wake_end_waiters();
 }
 
@@ -213,7 +209,7 @@ void swarm::on_disconnected(const std::shared_ptr<connection>& c) {
     if (d->manifest_from == it->first) d->manifest_from.reset();
   }
   peers_.erase(it);
-  upload_slot_freed_.cancel();  // it may have been next in turn
+  wake_upload_loops();  // it may have been next in turn
   fill_all();
 }
 
@@ -262,7 +258,7 @@ bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
           std::erase_if(p.uploads, [&](const auto& q) {
             return q.request.id == body.id && q.request.index == body.index;
           });
-          upload_slot_freed_.cancel();  // it may no longer be next in turn
+          wake_upload_loops();  // it may no longer be next in turn
         }
         return true;
       },
@@ -633,7 +629,7 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
     auto& p = *it->second;
     if (p.uploads.empty() || !p.conn->is_open()) {
       p.uploading = false;
-      upload_slot_freed_.cancel();  // it may have been next in turn
+      wake_upload_loops();  // it may have been next in turn
       co_return;
     }
     // Under an upload limit the node sends a few chunks at a time (node-wide)
@@ -645,14 +641,13 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
     if (limited && turn_away_stale_uploads(p)) continue;
     if (limited && running_ &&
         (uploads_active_ >= settings_.limited_parallel_uploads || !is_next_in_turn(p))) {
-      upload_slot_freed_.expires_at(clock::time_point::max());
+      upload_waiters_.expires_at(clock::time_point::max());
       std::error_code ec;
-      co_await upload_slot_freed_.async_wait(asio::redirect_error(use_awaitable, ec));
+      co_await upload_waiters_.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;  // the peer may be gone, its queue changed
     }
     const upload_slot slot(*this);
-    const auto previous_turn = std::exchange(p.upload_turn, ++upload_turns_);
-    const auto next = p.uploads.begin() + static_cast<std::ptrdiff_t>(next_upload(p));
+    const auto next = next_upload(p);
     const auto req = next->request;
     p.uploads.erase(next);
     const auto* item = store_.find(req.id);
@@ -661,12 +656,12 @@ asio::awaitable<void> swarm::upload_loop(node_id peer) {
       continue;
     }
     if (should_decline(p, req)) {
-      p.upload_turn = previous_turn;  // it got nothing: still its turn
       p.declined.emplace(req.id, req.index);
       p.conn->send(protocol::reject{req.id, req.index});
       continue;
     }
     p.declined.erase({req.id, req.index});
+    p.upload_turn = ++upload_turns_;  // served: to the back of the line
     auto& counts = upload_counts_[req.id];
     counts.resize(item->manifest.chunk_count());
     ++counts[req.index];
@@ -726,12 +721,14 @@ std::size_t swarm::times_uploaded(const protocol::request& r) const {
 
 // Chunks we have sent least often go first: a seeder then hands out every
 // chunk once before any chunk twice, and the swarm multiplies them.
-std::size_t swarm::next_upload(const peer_state& p) const {
-  const auto best =
-      std::min_element(p.uploads.begin(), p.uploads.end(), [&](const auto& a, const auto& b) {
-        return times_uploaded(a.request) < times_uploaded(b.request);
-      });
-  return static_cast<std::size_t>(best - p.uploads.begin());
+auto swarm::next_upload(peer_state& p) -> std::deque<queued_upload>::iterator {
+  return std::min_element(p.uploads.begin(), p.uploads.end(), [&](const auto& a, const auto& b) {
+    return times_uploaded(a.request) < times_uploaded(b.request);
+  });
+}
+
+void swarm::wake_upload_loops() {
+  upload_waiters_.cancel();
 }
 
 // Declines (once) to send a chunk already sent to someone while another peer
@@ -755,7 +752,7 @@ bool swarm::should_decline(const peer_state& p, const protocol::request& r) cons
 bool swarm::turn_away_stale_uploads(peer_state& p) {
   const auto now = clock::now();
   const auto before = p.uploads.size();
-  std::erase_if(p.uploads, [&](const peer_state::queued_upload& q) {
+  std::erase_if(p.uploads, [&](const queued_upload& q) {
     const auto key = std::pair{q.request.id, q.request.index};
     if (now - q.since < settings_.upload_wait_limit || times_uploaded(q.request) == 0 ||
         p.declined.contains(key)) {

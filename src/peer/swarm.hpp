@@ -108,14 +108,20 @@ class swarm {
   struct peer_state;
   struct download;
   struct upload_slot;
+  // A request waiting in a peer's upload queue, and since when.
+  struct queued_upload {
+    protocol::request request;
+    std::chrono::steady_clock::time_point since;
+  };
 
   asio::awaitable<void> maintenance_loop();
   asio::awaitable<void> drop_changed_files();
   asio::awaitable<void> upload_loop(protocol::node_id peer);
   bool is_next_in_turn(const peer_state& p) const;
   std::size_t times_uploaded(const protocol::request& r) const;
-  std::size_t next_upload(const peer_state& p) const;  // its index in p.uploads
+  std::deque<queued_upload>::iterator next_upload(peer_state& p);
   bool turn_away_stale_uploads(peer_state& p);
+  void wake_upload_loops();  // a slot freed, or whose turn it is may have changed
   bool should_decline(const peer_state& p, const protocol::request& r) const;
   asio::awaitable<void> receive_chunk(protocol::node_id peer, protocol::chunk m);
 
@@ -154,7 +160,7 @@ class swarm {
   const rate_limiter* upload_limit_ = nullptr;
   std::size_t uploads_active_ = 0;             // chunks picked and not yet written
   std::uint64_t upload_turns_ = 0;             // upload slots handed out so far
-  asio::steady_timer upload_slot_freed_;       // wakes upload loops waiting for a slot
+  asio::steady_timer upload_waiters_;          // upload loops waiting for a slot or their turn
   std::set<asio::steady_timer*> end_waiters_;  // of wait_for_end, woken when a download ends
 };
 

@@ -354,8 +354,8 @@ result<message> decode(std::vector<std::uint8_t>&& payload) {
     chunk m;
     load_id_and_index(ar, m);
     const auto length = load_bounded_size(ar, max_chunk_bytes, "chunk length");
-    if (source.remaining() < length) return error{"message truncated"};
-    if (source.remaining() > length) {
+    // (load_bounded_size has checked that no fewer bytes are left.)
+    if (source.remaining() != length) {
       return error{std::to_string(source.remaining() - length) + " unexpected bytes after message"};
     }
     payload.erase(payload.begin(), payload.end() - static_cast<std::ptrdiff_t>(length));
