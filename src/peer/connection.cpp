@@ -1,5 +1,10 @@
 #include "peer/connection.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -24,6 +29,8 @@ namespace {
 // network has one), not one per connection.
 thread_local std::array<std::uint8_t, 64 * 1024> scratch;
 
+std::uint64_t last_serial = 0;  // of connections: only the network thread makes them
+
 // The buffers after skipping the first `offset` bytes.
 std::vector<asio::const_buffer> suffix(const std::vector<asio::const_buffer>& buffers,
                                        std::size_t offset) {
@@ -47,6 +54,7 @@ const char* to_string(direction d) {
 connection::connection(asio::ip::tcp::socket socket, direction dir,
                        const connection_settings& settings)
     : socket_(std::move(socket)),
+      serial_(++last_serial),
       direction_(dir),
       settings_(settings),
       write_signal_(socket_.get_executor()),
@@ -59,6 +67,8 @@ connection::connection(asio::ip::tcp::socket socket, direction dir,
   advertised_ = remote_;
   read_deadline_ = connected_at_ + settings_.handshake_timeout;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  const int lowat = static_cast<int>(settings_.notsent_lowat_bytes);
+  ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
   // Reads below happen only once the socket is readable, but a readiness can
   // be spurious: then read_some must say "would block", never block.
   socket_.non_blocking(true, ec);
@@ -251,6 +261,28 @@ asio::awaitable<void> connection::wait_writable(std::size_t max_queued) {
     std::error_code ec;
     co_await drained_signal_.async_wait(redirect_error(use_awaitable, ec));
   }
+}
+
+bool connection::can_send_now() {
+  if (!open_ || !write_queue_.empty()) return false;
+  pollfd p{socket_.native_handle(), POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+asio::awaitable<void> connection::wait_sendable() {
+  if (!open_) co_return;
+  if (!write_queue_.empty()) co_return co_await wait_writable(0);
+  std::error_code ec;
+  co_await socket_.async_wait(asio::ip::tcp::socket::wait_write, redirect_error(use_awaitable, ec));
+}
+
+connection::clock::duration connection::round_trip() {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) {
+    return {};
+  }
+  return std::chrono::microseconds(info.tcpi_rtt);
 }
 
 void connection::start_writing() {

@@ -62,6 +62,16 @@ class connection : public std::enable_shared_from_this<connection> {
   // Waits until at most `max_queued` bytes wait to be written (or the
   // connection closes): backpressure for the uploader.
   asio::awaitable<void> wait_writable(std::size_t max_queued);
+  // True if a chunk queued now would start on its way at once: nothing waits
+  // in our queue and the kernel holds less than notsent_lowat_bytes unsent.
+  bool can_send_now();
+  // Waits until can_send_now() may have become true (or the connection closes).
+  asio::awaitable<void> wait_sendable();
+  // The kernel's smoothed round-trip time of this connection (TCP_INFO).
+  clock::duration round_trip();
+  // Unique per connection for the life of the process, never reused: state
+  // kept about a connection is keyed by it, never by its address.
+  std::uint64_t serial() const { return serial_; }
 
   // Closes the socket; the first reason given is logged with the 4-tuple.
   void close(const std::string& reason);
@@ -108,6 +118,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::awaitable<void> watchdog();
 
   asio::ip::tcp::socket socket_;
+  std::uint64_t serial_;
   direction direction_;
   connection_settings settings_;
   protocol::endpoint local_;

@@ -21,6 +21,9 @@ struct connection_settings {
   duration keepalive_interval = 15s;  // nothing sent for this long: send a keepalive
   duration write_timeout = 30s;       // one write making no progress for this long: close
   std::size_t max_queued_bytes = 8 * 1024 * 1024;  // a peer that does not read is dropped
+  // The kernel keeps at most about this much of what we send not yet on the
+  // wire (TCP_NOTSENT_LOWAT): what has not left can still be cancelled.
+  std::size_t notsent_lowat_bytes = 256 * 1024;
 };
 
 struct discovery_settings {
@@ -30,16 +33,31 @@ struct discovery_settings {
   int max_failures_before_forgetting = 8;  // for learned addresses; configured ones stay
 };
 
+// How many bytes of requests to keep in flight to one peer (request_window).
+struct request_window_settings {
+  std::uint64_t min_bytes = 2 * 1024 * 1024;  // the floor (and the start)
+  std::uint32_t min_requests = 2;             // whatever the chunk size
+  std::uint32_t max_requests = 64;            // what an uploader queues per peer (§8.5)
+  duration rate_interval = 2s;                // the delivery rate is measured over this
+  double round_trips = 2;                     // bytes in flight = round_trips × rate × RTT
+};
+
+struct download_settings {
+  request_window_settings window;
+  // A peer with requests in flight that delivers nothing for this long (plus
+  // the time one chunk takes at its rate) has them given to others.
+  duration request_timeout = 15s;
+  duration reject_backoff = 1s;  // a rejected chunk is asked of others first for this long
+};
+
 struct swarm_settings {
-  std::size_t requests_per_peer = 8;    // chunk requests in flight to one peer
-  duration request_timeout = 15s;       // then the chunk is asked elsewhere
-  duration reject_backoff = 1s;         // a rejected chunk is asked of others first for this long
-  duration manifest_timeout = 10s;      // then another holder is asked
-  duration no_holder_timeout = 30s;     // then the download fails
-  duration ban_duration = 10min;        // for a peer that sent bad data
-  std::size_t max_queued_uploads = 64;  // per peer; more requests are rejected
-  std::size_t upload_queue_bytes = 2 * 1024 * 1024;  // wait for the socket below this
-  std::size_t limited_parallel_uploads = 2;  // chunks in progress node-wide under --up-limit
+  download_settings download;
+  duration manifest_timeout = 10s;           // then another holder is asked
+  duration no_holder_timeout = 30s;          // then the download fails
+  duration ban_duration = 10min;             // for a peer that sent bad data
+  std::size_t max_queued_uploads = 64;       // per peer; more requests are rejected
+  std::size_t parallel_uploads = 16;         // chunks between pick and kernel, node-wide
+  std::size_t limited_parallel_uploads = 2;  // the same under --up-limit
   // Under --up-limit, a request for a chunk already sent to others that has
   // waited this long is turned away (once), so its requester asks them.
   duration upload_wait_limit = 500ms;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "peer/data_dir.hpp"
+#include "peer/disk_io.hpp"
 #include "peer/log.hpp"
 #include "protocol/messages.hpp"
 
@@ -158,7 +159,7 @@ result<std::monostate> store::write_at(const file_handle& file, std::uint64_t of
   return std::monostate{};
 }
 
-result<std::monostate> store::open_partial(content& c, bool create) {
+result<std::monostate> store::open_partial(content& c, bool create) const {
   const int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
   const int data_fd = ::open(c.partial_path().c_str(), flags, 0644);
   if (data_fd < 0) return error{"cannot open " + c.partial_path().string() + ": " + errno_text()};
@@ -263,7 +264,14 @@ result<std::monostate> store::save_catalog() const {
                        {"inode", c.stamp.inode},
                        {"ctime_ns", c.stamp.ctime_ns}});
   }
-  return write_file_atomically(dir_ / "catalog.json", entries.dump(1) + "\n", 0644);
+  save(dir_ / "catalog.json", entries.dump(1) + "\n");
+  return std::monostate{};
+}
+
+void store::save(const fs::path& path, std::string contents) const {
+  if (disk_) return disk_->write_file_later(path, std::move(contents));
+  if (auto written = write_file_atomically(path, contents, 0644); !written)
+    log_line(log_level::error) << written.error_message();
 }
 
 result<std::monostate> store::add_shared(const protocol::manifest& m, const fs::path& file,
@@ -276,22 +284,20 @@ result<std::monostate> store::add_shared(const protocol::manifest& m, const fs::
   c.complete = true;
   c.stamp = stamp;
   c.have = chunk_set(m.chunk_count(), true);
-  const std::string bytes(encoded.begin(), encoded.end());
-  if (auto saved = write_file_atomically(manifest_path(c.id), bytes, 0644); !saved) return saved;
+  save(manifest_path(c.id), std::string(encoded.begin(), encoded.end()));
+  unavailable_.erase(c.id);
   items_[c.id] = std::move(c);
   return save_catalog();
 }
 
-result<std::monostate> store::add_download(const protocol::manifest& m, const fs::path& target) {
+result<content> store::prepare_download(const protocol::manifest& m, const fs::path& target,
+                                        std::optional<content> earlier) const {
   const auto encoded = protocol::encode_manifest(m);
   // A download left by an earlier run that could not be reopened then.
-  if (auto u = unavailable_.find(protocol::id_of_encoded(encoded));
-      u != unavailable_.end() && u->second.first.path == target) {
-    content resumed = u->second.first;
-    if (auto opened = open_partial(resumed, false); !opened) return opened;
-    unavailable_.erase(u);
-    items_[resumed.id] = std::move(resumed);
-    return save_catalog();
+  if (earlier && earlier->path == target) {
+    content resumed = std::move(*earlier);
+    if (auto opened = open_partial(resumed, false); !opened) return error{opened.error_message()};
+    return resumed;
   }
   content c;
   c.id = protocol::id_of_encoded(encoded);
@@ -299,37 +305,32 @@ result<std::monostate> store::add_download(const protocol::manifest& m, const fs
   c.path = target;
   c.have = chunk_set(m.chunk_count());
   const std::string bytes(encoded.begin(), encoded.end());
-  if (auto saved = write_file_atomically(manifest_path(c.id), bytes, 0644); !saved) return saved;
-  if (auto opened = open_partial(c, true); !opened) return opened;
+  if (auto saved = write_file_atomically(manifest_path(c.id), bytes, 0644); !saved)
+    return error{saved.error_message()};
+  if (auto opened = open_partial(c, true); !opened) return error{opened.error_message()};
+  return c;
+}
+
+void store::add_download(content c) {
+  unavailable_.erase(c.id);
   items_[c.id] = std::move(c);
-  return save_catalog();
+  save_catalog();
 }
 
-result<std::monostate> store::mark_chunk(const protocol::content_id& id, std::size_t index) {
-  auto* c = find(id);
-  if (!c || c->complete || !c->have.set(index)) return std::monostate{};
-  // The data is already in the partial file; this byte makes it count.
-  const std::uint8_t one = 1;
-  return write_at(*c->chunk_map, index, {&one, 1});
+void store::mark_chunk(const protocol::content_id& id, std::size_t index) {
+  if (auto* c = find(id); c && !c->complete) c->have.set(index);
 }
 
-result<std::monostate> store::complete_download(const protocol::content_id& id) {
+void store::complete_download(const protocol::content_id& id, const file_stamp& stamp) {
   auto* c = find(id);
-  if (!c || c->complete) return error{"no download to complete"};
-  if (::fsync(c->partial->fd()) != 0) return error{"cannot flush the download: " + errno_text()};
-  std::error_code ec;
-  fs::rename(c->partial_path(), c->path, ec);
-  if (ec)
-    return error{"cannot rename the finished download to " + c->path.string() + ": " +
-                 ec.message()};
-  auto stamp = stamp_of(c->path);
-  if (!stamp) return error{stamp.error_message()};
+  if (!c || c->complete) return;
   c->complete = true;
-  c->stamp = *stamp;
+  c->stamp = stamp;
+  c->have = chunk_set(c->manifest.chunk_count(), true);
   c->partial.reset();
   c->chunk_map.reset();
-  fs::remove(chunk_map_path(id), ec);
-  return save_catalog();
+  if (disk_) disk_->remove_file_later(chunk_map_path(id));
+  save_catalog();
 }
 
 void store::remove(const protocol::content_id& id) {

@@ -6,8 +6,10 @@
 // download's chunk map persist in the data directory, so a restarted node
 // shares the same files and resumes without fetching a verified chunk twice.
 //
-// The store object lives on the network thread. Its static functions do the
-// blocking I/O and are meant for the worker pool.
+// The store object lives on the network thread and does no blocking I/O there:
+// once use(disk_io) is called, the catalog and manifests are saved on the disk
+// layer's files lane, and the functions marked "blocking" are meant to run
+// on one of its lanes (load() runs once at start, before the node serves).
 
 #include <filesystem>
 #include <map>
@@ -23,6 +25,7 @@
 
 namespace peerlab::peer {
 
+class disk_io;
 using protocol::error;
 using protocol::result;
 namespace fs = std::filesystem;
@@ -56,6 +59,9 @@ class store {
  public:
   explicit store(fs::path data_dir) : dir_(std::move(data_dir)) {}
 
+  // From now on the catalog and manifests are written through `disk`.
+  void use(disk_io& disk) { disk_ = &disk; }
+
   // Reads the catalog, manifests and chunk maps left by an earlier run.
   // Entries whose files vanished are dropped (and said so in the log).
   result<std::monostate> load();
@@ -70,12 +76,19 @@ class store {
 
   result<std::monostate> add_shared(const protocol::manifest& m, const fs::path& file,
                                     const file_stamp& stamp);
-  // Creates the partial file (sparse, full size) and its chunk map.
-  result<std::monostate> add_download(const protocol::manifest& m, const fs::path& target);
-  // Records a verified chunk that the pool already wrote to the partial file.
-  result<std::monostate> mark_chunk(const protocol::content_id& id, std::size_t index);
-  // Renames the partial file into place; the content becomes shared.
-  result<std::monostate> complete_download(const protocol::content_id& id);
+  // Blocking: creates (or, for one that could not be resumed at start,
+  // reopens) the partial file (sparse, full size) and its chunk map, and
+  // writes the manifest. Then add_download records it.
+  // `earlier`: unavailable().find(id)'s entry, if any (looked up on the
+  // network thread, which owns that map).
+  result<content> prepare_download(const protocol::manifest& m, const fs::path& target,
+                                   std::optional<content> earlier) const;
+  void add_download(content c);
+  // Records a verified chunk that the disk layer already wrote.
+  void mark_chunk(const protocol::content_id& id, std::size_t index);
+  // Records a download that the disk layer flushed and renamed into place
+  // (now with `stamp`): the content becomes shared.
+  void complete_download(const protocol::content_id& id, const file_stamp& stamp);
   void remove(const protocol::content_id& id);
 
   // Blocking helpers for the worker pool.
@@ -95,11 +108,13 @@ class store {
 
  private:
   result<std::monostate> save_catalog() const;
+  void save(const fs::path& path, std::string contents) const;
   fs::path manifest_path(const protocol::content_id& id) const;
   fs::path chunk_map_path(const protocol::content_id& id) const;
-  result<std::monostate> open_partial(content& c, bool create);
+  result<std::monostate> open_partial(content& c, bool create) const;
 
   fs::path dir_;
+  disk_io* disk_ = nullptr;
   std::map<protocol::content_id, content> items_;
   std::map<protocol::content_id, std::pair<content, std::string>> unavailable_;
 };

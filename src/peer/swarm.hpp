@@ -1,15 +1,16 @@
 #pragma once
-// The swarm: moving files between peers. It tells peers what this node holds
-// (catalog), fetches manifests, asks every holder for chunks in parallel
-// (rarest first, several requests in flight per peer, an endgame), verifies
-// each chunk before it is written, and serves chunks to others, including
-// those of files it is still downloading. Hashing and disk I/O run on a small
-// worker pool; all state lives on the network thread.
+// The swarm: moving files between peers. It routes the transfer messages of
+// every connected peer to the parts that each do one job:
+// - catalog: what each peer holds (§8.1);
+// - download (one per content): manifest, chunk maps, the request pipeline;
+// - uploader: serving chunks, with the upload_scheduler's turns;
+// - disk_io: every read, write, fsync and rename, off the network thread.
+// It verifies each chunk before it is written and shares files while they
+// download. All its state lives on the network thread.
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/thread_pool.hpp>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -19,10 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "peer/catalog.hpp"
 #include "peer/connection.hpp"
-#include "peer/piece_picker.hpp"
+#include "peer/disk_io.hpp"
+#include "peer/download.hpp"
 #include "peer/rate_limiter.hpp"
 #include "peer/store.hpp"
+#include "peer/uploader.hpp"
 #include "protocol/messages.hpp"
 
 namespace peerlab::peer {
@@ -72,7 +76,7 @@ class swarm {
   ~swarm();
 
   // The node's upload limit: under one, uploads are chosen one chunk at a time.
-  void set_upload_limit(const rate_limiter* limit) { upload_limit_ = limit; }
+  void set_upload_limit(const rate_limiter* limit) { uploader_.set_upload_limit(limit); }
 
   void start();  // resumes downloads left by an earlier run
   void stop();
@@ -84,7 +88,7 @@ class swarm {
   bool handle(const std::shared_ptr<connection>& c, protocol::message& m);
   bool is_banned(const protocol::node_id& id) const;
 
-  // Hashes a file (on the pool) and shares it; returns its content id.
+  // Hashes a file (on the disk layer) and shares it; returns its content id.
   asio::awaitable<result<protocol::content_id>> share(fs::path file);
   // Starts (or joins) the download of a full id or a unique prefix of ≥ 8 hex
   // digits; `output` empty means `directory`/NAME.
@@ -105,62 +109,43 @@ class swarm {
   std::optional<protocol::content_id> resolve(const std::string& id_or_prefix) const;
 
  private:
-  struct peer_state;
-  struct download;
-  struct upload_slot;
-  // A request waiting in a peer's upload queue, and since when.
-  struct queued_upload {
-    protocol::request request;
-    std::chrono::steady_clock::time_point since;
-  };
+  class peer;  // a connected peer, as a chunk_source
 
   asio::awaitable<void> maintenance_loop();
   asio::awaitable<void> drop_changed_files();
-  asio::awaitable<void> upload_loop(protocol::node_id peer);
-  bool is_next_in_turn(const peer_state& p) const;
-  std::size_t times_uploaded(const protocol::request& r) const;
-  std::deque<queued_upload>::iterator next_upload(peer_state& p);
-  bool turn_away_stale_uploads(peer_state& p);
-  void wake_upload_loops();  // a slot freed, or whose turn it is may have changed
-  bool should_decline(const peer_state& p, const protocol::request& r) const;
-  asio::awaitable<void> receive_chunk(protocol::node_id peer, protocol::chunk m);
+  void stop_sharing(const protocol::content_id& id);
 
-  void on_catalog(peer_state& p, protocol::catalog m);
-  void on_manifest(peer_state& p, const protocol::manifest_data& m);
-  bool on_chunk_map(peer_state& p, const protocol::chunk_map& m);
-  bool on_have(peer_state& p, const protocol::have& m);
-  bool on_request(peer_state& p, const protocol::request& m);
-  void on_reject(peer_state& p, const protocol::reject& m);
+  void on_catalog(peer& p, const protocol::catalog& m);
+  void on_manifest(peer& p, const protocol::manifest_data& m);
+  bool on_chunk_map(peer& p, const protocol::chunk_map& m);
+  bool on_have(peer& p, const protocol::have& m);
+  void on_reject(peer& p, const protocol::reject& m);
+  asio::awaitable<void> receive_chunk(std::uint64_t from, protocol::chunk m);
 
   void ask_manifest(download& d);
-  void begin_download(download& d, protocol::manifest m);
+  asio::awaitable<void> begin_download(std::shared_ptr<download> d, protocol::manifest m);
+  void start_requests(download& d, protocol::manifest m);
   void ask_chunk_maps(download& d);
-  void fill_requests(download& d, peer_state& p);
   void fill_all();
-  void finish(download& d);
-  void wake_end_waiters();  // of wait_for_end: a download ended, or the node stops
+  asio::awaitable<void> finish(std::shared_ptr<download> d);
   void fail(download& d, std::string why);
-  void ban(peer_state& p, const std::string& why);
-  void forget_requests(download& d, const protocol::node_id& peer);
+  void wake_end_waiters();  // of wait_for_end: a download ended, or the node stops
+  void ban(peer& p, const std::string& why);
   void broadcast_catalog();
-  protocol::catalog own_catalog() const;
-  std::size_t holders_of(const protocol::content_id& id) const;
   transfer_info info_of(const download& d) const;
 
+  // Declared first, destroyed last: work still on its lanes finishes first.
+  disk_io disk_;
   asio::io_context& io_;
   store& store_;
   swarm_settings settings_;
-  asio::thread_pool pool_{2};  // hashing and disk I/O, off the network thread
   asio::steady_timer tick_;
   bool running_ = false;
-  std::map<protocol::node_id, std::unique_ptr<peer_state>> peers_;
-  std::map<protocol::content_id, std::unique_ptr<download>> downloads_;
+  catalog catalog_;
+  uploader uploader_;
+  std::map<std::uint64_t, std::unique_ptr<peer>> peers_;  // by connection serial
+  std::map<protocol::content_id, std::shared_ptr<download>> downloads_;
   std::map<protocol::node_id, std::chrono::steady_clock::time_point> banned_until_;
-  std::map<protocol::content_id, std::vector<std::uint32_t>> upload_counts_;  // per chunk
-  const rate_limiter* upload_limit_ = nullptr;
-  std::size_t uploads_active_ = 0;             // chunks picked and not yet written
-  std::uint64_t upload_turns_ = 0;             // upload slots handed out so far
-  asio::steady_timer upload_waiters_;          // upload loops waiting for a slot or their turn
   std::set<asio::steady_timer*> end_waiters_;  // of wait_for_end, woken when a download ends
 };
 

@@ -1,0 +1,94 @@
+#include "peer/disk_io.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "peer/data_dir.hpp"
+#include "peer/log.hpp"
+
+namespace peerlab::peer {
+
+disk_io::~disk_io() {
+  chunks_.join();
+  hashing_.join();
+  files_.join();  // last: the others may have queued a save
+}
+
+asio::thread_pool& disk_io::pool(lane l) {
+  switch (l) {
+    case lane::chunks:
+      return chunks_;
+    case lane::files:
+      return files_;
+    case lane::hashing:
+      break;
+  }
+  return hashing_;
+}
+
+asio::awaitable<std::pair<chunk_write, std::string>> disk_io::write_chunk(
+    std::shared_ptr<file_handle> partial, std::shared_ptr<file_handle> chunk_map,
+    std::uint64_t offset, std::uint32_t index, std::vector<std::uint8_t> data,
+    protocol::sha256_digest expected) {
+  // Verify, then write: nothing unverified ever reaches the disk.
+  auto verify_and_write = [&]() -> std::pair<chunk_write, std::string> {
+    if (protocol::sha256(data) != expected) return {chunk_write::corrupt, ""};
+    if (auto written = store::write_at(*partial, offset, data); !written)
+      return {chunk_write::failed, written.error_message()};
+    // The data is in the partial file; this byte makes it count on resume.
+    const std::uint8_t one = 1;
+    if (auto marked = store::write_at(*chunk_map, index, {&one, 1}); !marked)
+      return {chunk_write::failed, marked.error_message()};
+    return {chunk_write::written, ""};
+  };
+  co_return co_await run(lane::chunks, verify_and_write);
+}
+
+asio::awaitable<result<std::shared_ptr<file_handle>>> disk_io::open_chunk(
+    fs::path path, file_stamp stamp, std::shared_ptr<file_handle> partial, std::uint64_t offset,
+    std::uint64_t length) {
+  auto open = [&]() -> result<std::shared_ptr<file_handle>> {
+    auto file =
+        partial ? result<std::shared_ptr<file_handle>>{partial} : store::open_shared(path, stamp);
+    if (file) store::prefetch(**file, offset, length);
+    return file;
+  };
+  co_return co_await run(lane::chunks, open);
+}
+
+asio::awaitable<result<file_stamp>> disk_io::finish_download(std::shared_ptr<file_handle> partial,
+                                                             fs::path from, fs::path to) {
+  auto finish = [&]() -> result<file_stamp> {
+    if (::fsync(partial->fd()) != 0)
+      return error{std::string("cannot flush the download: ") + std::strerror(errno)};
+    std::error_code ec;
+    fs::rename(from, to, ec);
+    if (ec)
+      return error{"cannot rename the finished download to " + to.string() + ": " + ec.message()};
+    return store::stamp_of(to);
+  };
+  co_return co_await run(lane::files, finish);
+}
+
+void disk_io::write_file_later(fs::path path, std::string contents) {
+  asio::post(files_, [path = std::move(path), contents = std::move(contents)] {
+    if (auto written = write_file_atomically(path, contents, 0644); !written)
+      log_line(log_level::error) << written.error_message();
+  });
+}
+
+asio::awaitable<void> disk_io::flush() {
+  auto nothing = [] { return 0; };  // the files lane runs in order: all before it is done
+  co_await run(lane::files, nothing);
+}
+
+void disk_io::remove_file_later(fs::path path) {
+  asio::post(files_, [path = std::move(path)] {
+    std::error_code ignored;
+    fs::remove(path, ignored);
+  });
+}
+
+}  // namespace peerlab::peer

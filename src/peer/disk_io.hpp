@@ -1,0 +1,80 @@
+#pragma once
+// The disk-I/O layer: every read, write, fsync and rename the swarm needs,
+// run off the network thread and resumed on it (libtorrent's disk_interface
+// in miniature). Three lanes, so that one kind of work never starves another:
+// - chunks: verify-and-write of received chunks, opening chunks to upload;
+// - files: creating partial files, fsync + rename of finished downloads, and
+//   the data directory's catalog and manifests, in the order they were asked;
+// - hashing: `share`, which may hash a big file for seconds.
+// Called from the network thread only; results come back there.
+
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "peer/store.hpp"
+
+namespace peerlab::peer {
+
+enum class chunk_write { written, corrupt, failed };
+
+class disk_io {
+ public:
+  enum class lane { chunks, files, hashing };
+
+  disk_io() = default;
+  ~disk_io();  // waits for work in progress (a catalog being saved, say)
+  disk_io(const disk_io&) = delete;
+  disk_io& operator=(const disk_io&) = delete;
+
+  // Runs f() on a lane and resumes the caller on its own executor.
+  // (GCC 12 may destroy temporaries inside a co_await twice, so callers pass
+  // named function objects, and the task below is a named local.)
+  template <class F>
+  auto run(lane l, F& f) -> asio::awaitable<decltype(f())> {
+    using R = decltype(f());
+    auto task = [&f]() -> asio::awaitable<std::optional<R>> { co_return f(); };
+    auto r = co_await asio::co_spawn(pool(l), task, asio::use_awaitable);
+    co_return std::move(*r);
+  }
+
+  // Checks a received chunk against its hash; only if it matches, writes it
+  // at `offset` of the partial file and sets its byte in the chunk map.
+  asio::awaitable<std::pair<chunk_write, std::string>> write_chunk(
+      std::shared_ptr<file_handle> partial, std::shared_ptr<file_handle> chunk_map,
+      std::uint64_t offset, std::uint32_t index, std::vector<std::uint8_t> data,
+      protocol::sha256_digest expected);
+
+  // Opens a chunk to upload (a shared file is checked to be unchanged since
+  // `stamp`; a partial one is open already) and brings it into the page
+  // cache, so that sending it from the network thread never waits on disk.
+  asio::awaitable<result<std::shared_ptr<file_handle>>> open_chunk(
+      fs::path path, file_stamp stamp, std::shared_ptr<file_handle> partial, std::uint64_t offset,
+      std::uint64_t length);
+
+  // A finished download: flushed to disk, renamed into place; its new stamp.
+  asio::awaitable<result<file_stamp>> finish_download(std::shared_ptr<file_handle> partial,
+                                                      fs::path from, fs::path to);
+
+  // Writes a file atomically on the files lane, after everything asked
+  // before it; nobody waits (the destructor does, at shutdown).
+  void write_file_later(fs::path path, std::string contents);
+  void remove_file_later(fs::path path);
+  // Completes once every write asked for before it is on disk.
+  asio::awaitable<void> flush();
+
+ private:
+  asio::thread_pool& pool(lane l);
+
+  asio::thread_pool chunks_{2};
+  asio::thread_pool files_{1};  // one thread: writes land in the order asked
+  asio::thread_pool hashing_{1};
+};
+
+}  // namespace peerlab::peer

@@ -1,0 +1,167 @@
+#include "peer/uploader.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "peer/log.hpp"
+
+namespace peerlab::peer {
+
+using asio::use_awaitable;
+using clock = std::chrono::steady_clock;
+
+uploader::uploader(asio::io_context& io, store& storage, disk_io& disk,
+                   const swarm_settings& settings)
+    : io_(io),
+      store_(storage),
+      disk_(disk),
+      settings_(settings),
+      scheduler_({settings.max_queued_uploads, settings.upload_wait_limit}),
+      wake_(io) {}
+
+void uploader::start() {
+  running_ = true;
+  asio::co_spawn(io_, dispatch_loop(), asio::detached);
+}
+
+void uploader::stop() {
+  running_ = false;
+  wake();
+}
+
+void uploader::add_peer(peer_key key, std::shared_ptr<connection> conn) {
+  peers_[key].conn = std::move(conn);
+}
+
+void uploader::remove_peer(peer_key key) {
+  peers_.erase(key);
+  scheduler_.remove(key);
+  wake();  // it may have been next in turn
+}
+
+bool uploader::on_request(peer_key key, const protocol::request& r) {
+  const auto p = peers_.find(key);
+  if (p == peers_.end()) return true;
+  const auto* item = store_.find(r.id);
+  if (item && r.index >= item->manifest.chunk_count()) {
+    p->second.conn->close("request for chunk " + std::to_string(r.index) + " past the end");
+    return false;
+  }
+  if (!item || !item->have.has(r.index) || !scheduler_.enqueue(key, r, clock::now())) {
+    p->second.conn->send(protocol::reject{r.id, r.index});
+    return true;
+  }
+  wake();
+  return true;
+}
+
+void uploader::on_cancel(peer_key key, const protocol::request& r) {
+  if (scheduler_.cancel(key, r)) return wake();  // it may no longer be next in turn
+  const auto p = peers_.find(key);
+  if (p != peers_.end() && p->second.preparing.contains({r.id, r.index}))
+    p->second.cancelled.emplace(r.id, r.index);
+}
+
+bool uploader::ready(peer_key key) {
+  const auto it = peers_.find(key);
+  if (it == peers_.end()) return false;
+  auto& p = it->second;
+  if (p.sending > 0 || !p.conn->is_open()) return false;
+  if (p.conn->can_send_now()) return true;
+  // Its socket is full: wake us when it drains, and meanwhile serve others.
+  if (!p.watching) {
+    p.watching = true;
+    asio::co_spawn(io_, watch(key, p.conn), asio::detached);
+  }
+  return false;
+}
+
+asio::awaitable<void> uploader::watch(peer_key key, std::shared_ptr<connection> conn) {
+  co_await conn->wait_sendable();
+  if (const auto it = peers_.find(key); it != peers_.end()) it->second.watching = false;
+  wake();
+}
+
+asio::awaitable<void> uploader::dispatch_loop() {
+  while (running_) {
+    // Under a limit, a request for a chunk others already have is turned
+    // away once it has waited too long: its requester asks them instead,
+    // and the chunk spreads as a tree rather than queueing at one holder.
+    if (limited()) {
+      for (const auto& [key, r] : scheduler_.take_stale(clock::now())) {
+        if (const auto p = peers_.find(key); p != peers_.end())
+          p->second.conn->send(protocol::reject{r.id, r.index});
+      }
+    }
+    // Under a limit a few chunks go out at a time and the next is picked only
+    // when one is done: decided late, with every `have` so far in mind.
+    const auto slots = limited() ? settings_.limited_parallel_uploads : settings_.parallel_uploads;
+    while (active_ < slots) {
+      const auto pick = scheduler_.next([this](peer_key k) { return ready(k); });
+      if (!pick) break;
+      act(*pick);
+    }
+    const auto stale = limited() ? scheduler_.next_stale() : std::nullopt;
+    wake_.expires_at(stale ? *stale : clock::time_point::max());
+    std::error_code ec;
+    co_await wake_.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+void uploader::act(const upload_scheduler::pick& pick) {
+  auto& p = peers_.at(pick.peer);
+  const auto& r = pick.request;
+  const auto* item = store_.find(r.id);
+  if (pick.what == upload_scheduler::action::decline || !item || !item->have.has(r.index)) {
+    p.conn->send(protocol::reject{r.id, r.index});
+    return;
+  }
+  scheduler_.sent(pick.peer, r);
+  ++active_;
+  ++p.sending;
+  p.preparing.emplace(r.id, r.index);
+  asio::co_spawn(io_, send_chunk(pick.peer, r), asio::detached);
+}
+
+asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
+  const auto* item = store_.find(r.id);
+  const auto offset = item->manifest.chunk_offset(r.index);
+  const auto length = item->manifest.chunk_length(r.index);
+  const bool complete = item->complete;
+  // Made in a statement of its own: GCC 12 may destroy the temporaries of a
+  // co_await expression twice.
+  auto opening =
+      disk_.open_chunk(item->path, item->stamp, complete ? nullptr : item->partial, offset, length);
+  auto file = co_await std::move(opening);
+  std::shared_ptr<connection> conn;
+  if (const auto it = peers_.find(key); it != peers_.end()) {
+    auto& p = it->second;
+    const auto which = std::pair{r.id, r.index};
+    p.preparing.erase(which);
+    const bool cancelled = p.cancelled.erase(which) > 0;
+    conn = p.conn;
+    if (!file) {
+      log_line(log_level::warn) << "cannot serve chunk " << r.index << ": " << file.error_message();
+      conn->send(protocol::reject{r.id, r.index});
+      if (complete && file_changed_) file_changed_(r.id);
+    } else if (!cancelled && settings_.corrupt_uploads) {
+      // The test-only fault switch: the chunk is read and one byte flipped.
+      auto read = [&] { return store::read_at(**file, offset, length); };
+      auto data = co_await disk_.run(disk_io::lane::chunks, read);
+      if (data && !data->empty()) (*data)[data->size() / 2] ^= 0x5a;
+      if (data) conn->send(protocol::chunk{r.id, r.index, std::move(*data)});
+    } else if (!cancelled) {
+      conn->send_chunk({r.id, r.index, length}, *file, offset);
+    }
+  }
+  // The slot is ours until the chunk is in the kernel (and under a limit,
+  // paid for): then the kernel holds at most notsent_lowat_bytes of it.
+  if (conn) co_await conn->wait_writable(0);
+  --active_;
+  if (const auto it = peers_.find(key); it != peers_.end()) --it->second.sending;
+  wake();
+}
+
+}  // namespace peerlab::peer
