@@ -186,10 +186,10 @@ def _transfer_facts(t):
 
 # ---------------------------------------------------------------- long and lossy paths
 
+# (key, label, the link's settings in both directions): 100 Mbit/s, queues of one BDP.
 PATHS = [
-    ("lossy", "100 Mbit/s, 200 ms RTT, 1 % loss",
-     link.spec(rate="100mbit", delay_ms=100, queue="2500KB", loss="1%")),
-    ("long", "100 Mbit/s, 400 ms RTT", link.spec(rate="100mbit", delay_ms=200, queue="5MB")),
+    ("lossy", "200 ms RTT, 1 % loss", link.spec(rate="100mbit", delay_ms=100, queue="2500KB", loss="1%")),
+    ("long", "400 ms RTT", link.spec(rate="100mbit", delay_ms=200, queue="5MB")),
 ]
 
 

@@ -130,7 +130,7 @@ def _measurement_line(m, repetitions):
     line = f"{label} {_number(m.median, m.unit):>9} {unit:<4}{spread:>20}"
     if m.size_bytes and m.unit == "s":
         rate = m.size_bytes / MiB / m.median if m.median else 0
-        line += f" {rate:>8.0f} MiB/s"
+        line += f" {rate:>8.1f} MiB/s" if rate < 10 else f" {rate:>8.0f} MiB/s"  # slow links: one decimal
     return line.rstrip()
 
 

@@ -46,7 +46,7 @@ MODES = {
     # Every case, as small as it gets: proves the harness works (tests/e2e/test_bench.py).
     "smoke": dict(reps=1, bt_reps=1, one_mib=2, eight_mib=1, eight=3, limited_mib=1, wrk_s=1,
                   nodes=4, idle_s=1, swarm_wait_s=20, connections=50, crowd_mib=1, crowd_wait_s=20,
-                  uplink_mib=1, uplink_mbit=8, uplink_reps=1, long_mib=2, long_reps=1),
+                  uplink_mib=1, uplink_mbit=8, uplink_reps=1, long_mib=1, long_reps=1),
 }
 
 TOOLS = ("nginx", "curl", "aria2c", "mktorrent", "wrk", "openssl")

@@ -40,7 +40,7 @@ using peerlab::link::frame_bytes;
 using peerlab::link::nanoseconds;
 using peerlab::link::one_way_link;
 
-constexpr std::size_t max_frame_bytes = 65536;   // larger than any MTU we set
+constexpr std::size_t max_frame_bytes = 65536;     // larger than any MTU we set
 constexpr std::size_t frames_per_read_turn = 256;  // then the other side's turn
 constexpr std::size_t spare_buffers_kept = 4096;
 
@@ -55,10 +55,13 @@ nanoseconds monotonic_now() {
   std::exit(1);
 }
 
-[[noreturn]] void die_errno(const std::string& what) { die(what + ": " + std::strerror(errno)); }
+[[noreturn]] void die_errno(const std::string& what) {
+  die(what + ": " + std::strerror(errno));
+}
 
 int open_tap(const std::string& name) {
-  if (name.empty() || name.size() >= IFNAMSIZ) die("a TAP name has 1 to 15 characters: '" + name + "'");
+  if (name.empty() || name.size() >= IFNAMSIZ)
+    die("a TAP name has 1 to 15 characters: '" + name + "'");
   const int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) die_errno("cannot open /dev/net/tun (root needed)");
   ifreq request{};
@@ -86,7 +89,8 @@ class emulator {
     timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     sigset_t signals;
     sigemptyset(&signals);
-    for (int s : {SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, s);
+    for (int s : {SIGTERM, SIGINT, SIGUSR1})
+      sigaddset(&signals, s);
     if (sigprocmask(SIG_BLOCK, &signals, nullptr) < 0) die_errno("sigprocmask");
     signal_fd_ = signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
     if (epoll_fd_ < 0 || timer_fd_ < 0 || signal_fd_ < 0) die_errno("epoll/timerfd/signalfd");
@@ -163,7 +167,8 @@ class emulator {
       when.it_value.tv_sec = static_cast<time_t>(at / 1'000'000'000);
       when.it_value.tv_nsec = static_cast<long>(at % 1'000'000'000);
     }
-    if (timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &when, nullptr) < 0) die_errno("timerfd_settime");
+    if (timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &when, nullptr) < 0)
+      die_errno("timerfd_settime");
   }
 
   void on_signal() {

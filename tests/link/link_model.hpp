@@ -61,7 +61,8 @@ class one_way_link {
     const std::uint64_t size = frame.size();
     const bool queue_full =
         settings_.rate_bits_per_s != 0 &&
-        ((settings_.queue_limit_bytes != 0 && backlog_bytes_ + size > settings_.queue_limit_bytes) ||
+        ((settings_.queue_limit_bytes != 0 &&
+          backlog_bytes_ + size > settings_.queue_limit_bytes) ||
          (settings_.queue_limit_frames != 0 && backlog_.size() >= settings_.queue_limit_frames));
     if (queue_full || held_bytes_ + size > settings_.max_held_bytes) {
       ++counters_.frames_dropped_queue;
@@ -170,7 +171,8 @@ namespace detail {
 // The number at the front of `text` and the unit after it (lower case).
 inline bool split_number(std::string_view text, double& number, std::string& unit) {
   std::size_t i = 0;
-  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.'))
+    ++i;
   if (i == 0) return false;
   try {
     std::size_t used = 0;
@@ -181,7 +183,8 @@ inline bool split_number(std::string_view text, double& number, std::string& uni
     return false;
   }
   unit.clear();
-  for (char c : text.substr(i)) unit += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (char c : text.substr(i))
+    unit += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   return number >= 0;
 }
 
@@ -239,8 +242,10 @@ inline bool parse_loss(std::string_view text, double& probability) {
   double n = 0;
   std::string unit;
   if (!split_number(text, n, unit)) return false;
-  if (unit == "%") n /= 100;
-  else if (!unit.empty()) return false;
+  if (unit == "%")
+    n /= 100;
+  else if (!unit.empty())
+    return false;
   if (n > 1) return false;
   probability = n;
   return true;

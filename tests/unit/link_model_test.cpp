@@ -18,7 +18,9 @@ using peerlab::link::one_way_link;
 using peerlab::link::parse_settings;
 using peerlab::link::verdict;
 
-frame_bytes frame(std::size_t size, std::byte fill = std::byte{0}) { return frame_bytes(size, fill); }
+frame_bytes frame(std::size_t size, std::byte fill = std::byte{0}) {
+  return frame_bytes(size, fill);
+}
 
 // Releases everything due at `now`; returns the sizes in delivery order.
 std::vector<std::size_t> due(one_way_link& link, nanoseconds now) {
@@ -173,7 +175,9 @@ TEST(LinkModel, ReleasesAtMostTheFramesAskedFor) {
   for (int i = 0; i < 5; ++i)
     link.offer(0ns, frame(10));
   std::size_t seen = 0;
-  EXPECT_EQ(link.release_due(0ns, [&](frame_bytes&&) { ++seen; }, 3), 3u);
+  EXPECT_EQ(link.release_due(
+                0ns, [&](frame_bytes&&) { ++seen; }, 3),
+            3u);
   EXPECT_EQ(seen, 3u);
   EXPECT_EQ(link.held_frames(), 2u);
 }
@@ -208,8 +212,8 @@ TEST(LinkSettings, ParsesRateQueueDelayAndLoss) {
 }
 
 TEST(LinkSettings, RefusesWhatItDoesNotUnderstandAndSaysWhich) {
-  for (const char* bad : {"rate=fast", "rate=10furlongs", "delay=10", "loss=2", "loss=-1%", "queue=1.5x",
-                          "speed=1mbit", "rate=", "rate=1e99gbit"}) {
+  for (const char* bad : {"rate=fast", "rate=10furlongs", "delay=10", "loss=2", "loss=-1%",
+                          "queue=1.5x", "speed=1mbit", "rate=", "rate=1e99gbit"}) {
     direction_settings s;
     std::string error;
     EXPECT_FALSE(parse_settings(bad, s, error)) << bad;
