@@ -204,9 +204,10 @@ class Network:
 
     def close(self):
         """Stops every process (by PID) and the emulator, deletes the namespaces. Never raises."""
-        for proc in self.processes:
+        for proc in list(self.processes):  # SIGTERM to all first, then each is waited for
+            self._terminate(proc)
+        for proc in list(self.processes):
             self.stop(proc)
-        self.processes = []
         if self.emulator_proc is not None:
             if self.emulator_proc.poll() is None:
                 self.emulator_proc.send_signal(signal.SIGTERM)
@@ -249,7 +250,7 @@ class Network:
     def stop(self, proc, timeout=10):
         """SIGTERM by PID, SIGKILL after `timeout` s; returns the exit status."""
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            self._terminate(proc)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -258,6 +259,13 @@ class Network:
         if proc in self.processes:
             self.processes.remove(proc)
         return proc.returncode
+
+    @staticmethod
+    def _terminate(proc):
+        """SIGTERM, once: a second one during a node's clean shutdown would cut it short."""
+        if proc.poll() is None and not getattr(proc, "terminated", False):
+            proc.terminated = True
+            proc.send_signal(signal.SIGTERM)
 
     # ---- the emulator's counters and cost
 

@@ -61,7 +61,7 @@ class LinksTest(unittest.TestCase):
         self.addCleanup(net.close)
         return net.start()
 
-    def wait_for_gets(self, gets, downloaders, content_id, size, deadline_s):
+    def wait_for_gets(self, net, seeder, gets, downloaders, content_id, size, deadline_s):
         """Until every `peerlab get` exited 0; on the deadline, fails saying how far each got."""
         deadline = time.monotonic() + e2e.seconds(deadline_s)
         while any(g.poll() is None for g in gets):
@@ -71,8 +71,10 @@ class LinksTest(unittest.TestCase):
                     t = d.progress(content_id) or {}
                     progress.append(f"{d.name} at {100 * t.get('bytes_done', 0) / size:.0f} % "
                                     f"({t.get('chunks_fetched')} chunks fetched, {t.get('rate')} B/s)")
+                sent = seeder.status()["bytes_up"]
                 self.fail(f"not every download finished within {e2e.seconds(deadline_s):.0f} s: "
-                          + "; ".join(progress))
+                          + "; ".join(progress) + f"; the seeder sent {sent / size:.2f} x the file; "
+                          f"the link: {net.counters()}")
             time.sleep(0.2)
         for g, d in zip(gets, downloaders):
             self.assertEqual(g.returncode, 0, f"peerlab get on {d.name} failed: {d.log_tail()}")
@@ -90,7 +92,7 @@ class LinksTest(unittest.TestCase):
         outputs = [os.path.join(self.tmp, f"out{i}.bin") for i in range(hosts)]
         started = time.monotonic()
         gets = [d.start_get(content_id, out) for d, out in zip(downloaders, outputs)]
-        self.wait_for_gets(gets, downloaders, content_id, size, deadline_s)
+        self.wait_for_gets(net, seeder, gets, downloaders, content_id, size, deadline_s)
         took = time.monotonic() - started
         for out in outputs:
             self.assertEqual(e2e.sha256_file(out), want, f"{out} differs from the source")
