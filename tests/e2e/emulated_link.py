@@ -134,6 +134,7 @@ class Network:
         self.emulator_proc = None
         self.emulator_log = os.path.join(workdir, f"link_emulator.{number}.log")
         self.final_counters = None
+        self.emulator_status = None
 
     # ---- names
 
@@ -208,6 +209,16 @@ class Network:
             self._terminate(proc)
         for proc in list(self.processes):
             self.stop(proc)
+        self.stop_emulator()
+        for name in self.namespaces:
+            _ip("netns", "delete", name, check=False)
+        self.namespaces = []
+        if self in _open_networks:
+            _open_networks.remove(self)
+
+    def stop_emulator(self):
+        """SIGTERM to the link (SIGKILL after 10 s); returns its exit status, which
+        is 0 when it ended cleanly. Its last counters stay in final_counters."""
         if self.emulator_proc is not None:
             if self.emulator_proc.poll() is None:
                 self.emulator_proc.send_signal(signal.SIGTERM)
@@ -217,12 +228,9 @@ class Network:
                     self.emulator_proc.kill()
                     self.emulator_proc.wait()
             self.final_counters = self._last_counters()
+            self.emulator_status = self.emulator_proc.returncode
             self.emulator_proc = None
-        for name in self.namespaces:
-            _ip("netns", "delete", name, check=False)
-        self.namespaces = []
-        if self in _open_networks:
-            _open_networks.remove(self)
+        return self.emulator_status
 
     # ---- processes inside namespaces
 

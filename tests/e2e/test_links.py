@@ -100,6 +100,7 @@ class LinksTest(unittest.TestCase):
         counters = net.counters()
         for node in [seeder] + downloaders:
             self.assertEqual(node.stop(), 0, f"node {node.name} did not exit 0 on SIGTERM: {node.log_tail()}")
+        self.assertEqual(net.stop_emulator(), 0, f"link_emulator did not exit 0; see {net.emulator_log}")
         # At least one copy left the seeder, and all of it over the emulated link.
         self.assertGreaterEqual(sent, size)
         self.assertGreaterEqual(counters["a_to_b"]["bytes"], sent)
