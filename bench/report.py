@@ -5,7 +5,7 @@ import json
 import statistics
 
 MiB = 1024 * 1024
-OK, MISSING, FAILED, NOT_RUN = "ok", "missing tool", "failed", "not run"
+OK, MISSING, FAILED, NOT_RUN, SKIPPED = "ok", "missing tool", "failed", "not run", "skipped"
 
 
 class Measurement:
@@ -71,6 +71,11 @@ class Case:
             m.status, m.missing = MISSING, missing
         return m
 
+    def skip(self, reason):
+        """The case cannot run here (e.g. it needs root): it says why and measures nothing."""
+        self.status = SKIPPED
+        self.facts["skipped"] = reason
+
     def median(self, name):
         m = self.measurements.get(name)
         return m.median if m else None
@@ -125,7 +130,7 @@ def _measurement_line(m, repetitions):
     line = f"{label} {_number(m.median, m.unit):>9} {unit:<4}{spread:>20}"
     if m.size_bytes and m.unit == "s":
         rate = m.size_bytes / MiB / m.median if m.median else 0
-        line += f" {rate:>8.0f} MiB/s"
+        line += f" {rate:>8.1f} MiB/s" if rate < 10 else f" {rate:>8.0f} MiB/s"  # slow links: one decimal
     return line.rstrip()
 
 
@@ -147,6 +152,8 @@ def render(header, cases):
         lines.append(f"{case.title}" + ("" if case.status == OK else f"  [{case.status}]"))
         if case.error:
             lines.append(f"  error: {case.error.splitlines()[0]}")
+        if case.status == SKIPPED:
+            lines.append(f"  skipped: {case.facts['skipped']}")
         lines.extend(_measurement_line(m, header["repetitions"]) for m in case.measurements.values())
         lines.extend(_target_line(t) for t in case.targets)
     all_targets = [t for c in cases for t in c.targets]

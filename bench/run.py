@@ -2,7 +2,7 @@
 and builds peerlab first): every case against its baseline from the same
 run, one table on stdout, the same numbers as JSON.
 
-    python3 bench/run.py --mode full|quick|smoke --peerlab PATH --out PATH
+    python3 bench/run.py --mode full|quick|smoke --peerlab PATH --out PATH [--cases KEY,...]
 
 A case whose baseline tool is missing is recorded as "missing tool"; any
 other failure stops the run with the reason, writes what was measured so far
@@ -21,6 +21,7 @@ import tempfile
 import time
 
 import addresses as ip
+import case_links
 import case_requests
 import case_scale
 import case_share
@@ -32,15 +33,20 @@ from report import FAILED, MiB, NOT_RUN, Case, render, write_json
 # reps: repetitions of every measurement (median, min, max), but aria2c's
 # only bt_reps times (its ~3 s start-up dominates a quick run's small files);
 # sizes in MiB;
-# eight: downloaders in case 2; nodes: the swarm of case 5; *_wait_s: bounds.
+# eight: downloaders in case 2; nodes: the swarm of case 5; *_wait_s: bounds;
+# uplink_*: the slow-uplink case (file, uplink rate, repetitions: each run takes
+# F / u_s, 67 s in full), long_*: the long and lossy paths (file, repetitions).
 MODES = {
     "full": dict(reps=5, bt_reps=5, one_mib=1024, eight_mib=256, eight=8, limited_mib=16, wrk_s=5,
-                 nodes=50, idle_s=10, swarm_wait_s=60, connections=1000, crowd_mib=64, crowd_wait_s=60),
+                 nodes=50, idle_s=10, swarm_wait_s=60, connections=1000, crowd_mib=64, crowd_wait_s=60,
+                 uplink_mib=16, uplink_mbit=2, uplink_reps=1, long_mib=128, long_reps=3),
     "quick": dict(reps=5, bt_reps=3, one_mib=128, eight_mib=32, eight=8, limited_mib=4, wrk_s=1,
-                  nodes=50, idle_s=3, swarm_wait_s=40, connections=1000, crowd_mib=16, crowd_wait_s=40),
+                  nodes=50, idle_s=3, swarm_wait_s=40, connections=1000, crowd_mib=16, crowd_wait_s=40,
+                  uplink_mib=4, uplink_mbit=2, uplink_reps=1, long_mib=32, long_reps=1),
     # Every case, as small as it gets: proves the harness works (tests/e2e/test_bench.py).
     "smoke": dict(reps=1, bt_reps=1, one_mib=2, eight_mib=1, eight=3, limited_mib=1, wrk_s=1,
-                  nodes=4, idle_s=1, swarm_wait_s=20, connections=50, crowd_mib=1, crowd_wait_s=20),
+                  nodes=4, idle_s=1, swarm_wait_s=20, connections=50, crowd_mib=1, crowd_wait_s=20,
+                  uplink_mib=1, uplink_mbit=8, uplink_reps=1, long_mib=1, long_reps=1),
 }
 
 TOOLS = ("nginx", "curl", "aria2c", "mktorrent", "wrk", "openssl")
@@ -55,6 +61,9 @@ CASES = [
     ("swarm", "Scale: many nodes in one swarm", case_scale.swarm),
     ("connections", "Scale: one node holding many peer connections", case_scale.connections),
     ("rate_limit", "Rate limit accuracy (no target in issue 8)", case_transfer.rate_limit),
+    ("slow_uplink", "Slow links: 3 downloaders behind a seeder's slow uplink (emulated)", case_links.slow_uplink),
+    ("long_links", "Slow links: 100 Mbit/s at 200 ms RTT + 1 % loss, and at 400 ms RTT (emulated)",
+     case_links.long_links),
 ]
 
 
@@ -152,12 +161,20 @@ def main():
     parser.add_argument("--peerlab", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--commit", default="unknown")
+    parser.add_argument("--cases", help="comma-separated case keys to run (default: all), e.g. slow_uplink,long_links")
     args = parser.parse_args()
+    chosen = CASES
+    if args.cases:
+        keys = args.cases.split(",")
+        unknown = [k for k in keys if k not in {key for key, _, _ in CASES}]
+        if unknown:
+            parser.error(f"unknown case {', '.join(unknown)}; the cases are {', '.join(k for k, _, _ in CASES)}")
+        chosen = [c for c in CASES if c[0] in keys]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     tmp = tempfile.mkdtemp(prefix="peerlab-bench.")
     bench = Bench(args.mode, os.path.abspath(args.peerlab), tmp)
-    cases = [Case(key, title) for key, title, _ in CASES]
+    cases = [Case(key, title) for key, title, _ in chosen]
     header = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "commit": args.commit, "mode": args.mode, "repetitions": bench.cfg["reps"],
               "cpus": os.cpu_count(), "kernel": platform.release(), "peerlab": bench.peerlab,
@@ -166,7 +183,7 @@ def main():
     started = time.monotonic()
     failed = None
     try:
-        for case, (_, _, run_case) in zip(cases, CASES):
+        for case, (_, _, run_case) in zip(cases, chosen):
             case_started = time.monotonic()
             try:
                 run_case(bench, case)
