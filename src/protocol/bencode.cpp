@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 namespace peerlab::protocol::bt {
 
@@ -30,11 +32,9 @@ class reader {
     if (c == 'i') {
       bvalue::integer i = 0;
       ok = integer(i);
-      if (ok) out = bvalue(i);
+      if (ok) out.emplace_int(i);
     } else if (is_digit(c)) {
-      std::string s;
-      ok = string(s);
-      if (ok) out = bvalue(std::move(s));
+      ok = string(out.emplace_string());
     } else if (c == 'l' || c == 'd') {
       if (depth >= limits_.max_depth) {
         return fail("nested deeper than " + std::to_string(limits_.max_depth) + " levels");
@@ -108,20 +108,19 @@ class reader {
 
   bool list(bvalue& out, std::size_t depth) {
     ++pos_;  // 'l'
-    bvalue::list items;
+    auto& items = out.emplace_list();
     while (pos_ < in_.size() && in_[pos_] != 'e') {
       items.emplace_back();
       if (!value(items.back(), depth)) return false;
     }
     if (pos_ >= in_.size()) return fail("list without its closing 'e'");
     ++pos_;
-    out = bvalue(std::move(items));
     return true;
   }
 
   bool dict(bvalue& out, std::size_t depth) {
     ++pos_;  // 'd'
-    bvalue::dict entries;
+    auto& entries = out.emplace_dict();
     while (pos_ < in_.size() && in_[pos_] != 'e') {
       if (!is_digit(in_[pos_])) return fail("dictionary key is not a string");
       if (++tokens_ > limits_.max_tokens) {
@@ -135,12 +134,12 @@ class reader {
         return fail(entries.back().first == key ? "duplicate dictionary key"
                                                 : "dictionary keys out of order");
       }
-      entries.emplace_back(std::move(key), bvalue{});
+      entries.emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(key)),
+                           std::forward_as_tuple());
       if (!value(entries.back().second, depth)) return false;
     }
     if (pos_ >= in_.size()) return fail("dictionary without its closing 'e'");
     ++pos_;
-    out = bvalue(std::move(entries));
     return true;
   }
 

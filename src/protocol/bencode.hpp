@@ -43,6 +43,12 @@ class bvalue {
   bvalue(list l) : v_(std::move(l)) {}
   bvalue(dict d) : v_(std::move(d)) {}
   static bvalue make_dict() { return bvalue(dict{}); }
+  // Turn this value into an empty list or dict in place (what a decoder
+  // fills), or into an integer or string.
+  list& emplace_list() { return v_.emplace<2>(); }
+  dict& emplace_dict() { return v_.emplace<3>(); }
+  void emplace_int(integer i) { v_.emplace<0>(i); }
+  string& emplace_string() { return v_.emplace<1>(); }
   static bvalue make_list() { return bvalue(list{}); }
 
   bool is_int() const { return v_.index() == 0; }

@@ -81,7 +81,9 @@ struct torrent_info {
   std::vector<std::string> trackers;  // announce, then announce-list, no duplicates
   info_hashes hashes;
   std::vector<std::uint8_t> info_bytes;  // the raw info dictionary
-  bool piece_layers_complete = false;    // every v2 file has its piece layer
+  // Every v2 file longer than a piece has its piece layer (always true for v1;
+  // false for a bare info dict or a .torrent without `piece layers`).
+  bool piece_layers_complete = false;
 };
 
 // A whole .torrent file. Everything is checked: sizes against piece counts,

@@ -247,11 +247,11 @@ class info_reader {
 // Fills each v2 file's piece layer from the root's `piece layers`, checking
 // that it hashes up to the file's root.
 std::string read_piece_layers(const bvalue* layers, torrent_info& out) {
+  out.piece_layers_complete = true;  // until a file lacks its layer; v1 needs none
   if (out.format == torrent_format::v1) return "";
   if (layers && !layers->is_dict()) return "piece layers is not a dictionary";
   const piece_layout layout{0, out.piece_length};
   const auto pad = merkle_pad(log2_exact(layout.blocks_per_piece()));
-  out.piece_layers_complete = true;
   for (auto& f : out.files) {
     if (f.pad || f.length <= out.piece_length) continue;
     const std::string key(f.pieces_root->begin(), f.pieces_root->end());
@@ -307,7 +307,9 @@ result<torrent_info> parse_info_dict(std::span<const std::uint8_t> info_bytes,
                                      const torrent_limits& limits) {
   auto info = bdecode(info_bytes, decode_limits(limits, limits.max_torrent_bytes));
   if (!info) return error{"torrent info: " + info.error_message()};
-  return read_info(*info, info_bytes, limits);
+  auto out = read_info(*info, info_bytes, limits);
+  if (out) read_piece_layers(nullptr, *out);  // none here: marks what is missing
+  return out;
 }
 
 result<torrent_info> parse_torrent(std::span<const std::uint8_t> bytes,

@@ -86,7 +86,7 @@ std::array<std::uint8_t, 16> encode_udp_connect(std::uint32_t transaction_id);
 struct udp_announce_request {
   std::uint64_t connection_id = 0;
   std::uint32_t transaction_id = 0;
-  announce_request announce;  // ip as "" or an IPv4 address; key as decimal u32 or ""
+  announce_request announce;  // ip: "" or an IPv4 address; key: up to 8 hex digits
 };
 // 98 bytes. An event of `paused` is sent as none (BEP 15 has no code for it).
 std::array<std::uint8_t, 98> encode_udp_announce(const udp_announce_request& r);

@@ -82,9 +82,16 @@ std::array<std::uint8_t, 98> encode_udp_announce(const udp_announce_request& r) 
     ip = get_u32(e->ip, 0);
   }
   w.u32(ip);
+  // HTTP clients send the key as hex; its first 8 digits make the u32.
   std::uint32_t key = 0;
-  for (const char c : a.key.substr(0, 9))
-    if (c >= '0' && c <= '9') key = key * 10 + static_cast<std::uint32_t>(c - '0');
+  for (const char c : a.key.substr(0, 8)) {
+    const int digit = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+    if (digit < 0) break;
+    key = key * 16 + static_cast<std::uint32_t>(digit);
+  }
   w.u32(key);
   w.u32(a.numwant ? *a.numwant : 0xffffffffu);  // -1: the tracker's default
   w.u16(a.port);
