@@ -121,6 +121,61 @@ TEST(Torrent, OurTorrentsParseBackWithTheirFieldsAndPieceLayers) {
   }
 }
 
+// libtorrent 2.0.8's create_torrent(flags=0, piece 16 KiB) of a folder
+// `course` (README 5000 bytes, slides/week1.pdf 20000, slides/week2.pdf
+// 70000, bytes i % 251): a multi-file hybrid with BEP 47 pad files.
+constexpr std::string_view libtorrent_course_hybrid =
+    "6431333a6372656174696f6e2064617465693137393636303637363865343a696e666f64393a66696c652074"
+    "72656564363a524541444d4564303a64363a6c656e67746869353030306531313a70696563657320726f6f74"
+    "33323a69dbee893909fa17d1be397e0c07691336fe42049c29d403467d3d4a1fc3b5a16565363a736c696465"
+    "7364393a7765656b312e70646664303a64363a6c656e6774686932303030306531313a70696563657320726f"
+    "6f7433323a0d9a7d79e625f2aa31653463e4111041db33c9d69f30d23d920b2936c844c9166565393a776565"
+    "6b322e70646664303a64363a6c656e6774686937303030306531313a70696563657320726f6f7433323a83de"
+    "abd1fe1301daff7f0f151ac57676bb0de039ffc91faa63b02a3e0105bcd865656565353a66696c65736c6436"
+    "3a6c656e677468693530303065343a706174686c363a524541444d45656564343a61747472313a70363a6c65"
+    "6e67746869313133383465343a706174686c343a2e706164353a3131333834656564363a6c656e6774686932"
+    "3030303065343a706174686c363a736c69646573393a7765656b312e706466656564343a61747472313a7036"
+    "3a6c656e67746869313237363865343a706174686c343a2e706164353a3132373638656564363a6c656e6774"
+    "6869373030303065343a706174686c363a736c69646573393a7765656b322e706466656564343a6174747231"
+    "3a70363a6c656e67746869313139323065343a706174686c343a2e706164353a313139323065656531323a6d"
+    "6574612076657273696f6e693265343a6e616d65363a636f7572736531323a7069656365206c656e67746869"
+    "313633383465363a7069656365733136303a66f00d7fa7f149378c26567654cd14333d14ad8d68f3b81a11de"
+    "1e1629e81555b4e70aed955d114086647aab3819a4fece7c115afc5cc397873c7bcb68f3b81a11de1e1629e8"
+    "1555b4e70aed955d1140de9ee0222cd528efc5e01227e4bf16cf6ac6836a8b838c28e8ca3787c8b0fdaad393"
+    "1ea3a8f290382d8d1f18379a9e19a274f8cba1280087fdfce2102902cd5c0ac00db2d62e535a9108926c7e80"
+    "b5666531323a7069656365206c61796572736433323a0d9a7d79e625f2aa31653463e4111041db33c9d69f30"
+    "d23d920b2936c844c91636343a4348e3b98e8a327b34ced39c1da9e67cdb4cd5e48e4d7960607a3ae403d35f"
+    "0c011cc7f5e54cc4793b01cd178e966e7b1e96fc0316bc31a1e3c75359508f911433323a83deabd1fe1301da"
+    "ff7f0f151ac57676bb0de039ffc91faa63b02a3e0105bcd83136303a4348e3b98e8a327b34ced39c1da9e67c"
+    "db4cd5e48e4d7960607a3ae403d35f0cf7c9045c2a79a8a2a587efbf5b310652685b292e6fbb0b08c1df8575"
+    "00da2699597f81859724f979aece03e95c048d6ee5c6d59351e6a4db048997db6f05c845e20f1d51951c26d9"
+    "5412e711a195c74f1d4317ef260e98f2f86e74ed414c670f91537847f1e2552d0e2ccad2120d7028665f78ed"
+    "bdcb74c36ee14d324b453b0e6565";
+
+TEST(Torrent, ParsesLibtorrentsMultiFileHybridWithPadFiles) {
+  std::vector<std::uint8_t> bytes(libtorrent_course_hybrid.size() / 2);
+  ASSERT_TRUE(from_hex(libtorrent_course_hybrid, bytes));
+  const auto t = parse_torrent(bytes);
+  ASSERT_TRUE(t.ok()) << t.error_message();
+  EXPECT_EQ(t->format, torrent_format::hybrid);
+  EXPECT_TRUE(t->multi_file);
+  EXPECT_EQ(t->name, "course");
+  EXPECT_EQ(hex(*t->hashes.v1), "0121c74a623864e84c5a4df6f4e5996bcf3becf9");
+  EXPECT_EQ(hex(*t->hashes.v2), "3c6554e9891a0f10a0dfbc0b930f4851ae669aed6f37340c85172bf9b94bc869");
+  ASSERT_EQ(t->files.size(), 6u);  // three files, each followed by a pad
+  EXPECT_EQ(t->files[0].path, std::vector<std::string>{"README"});
+  EXPECT_TRUE(t->files[1].pad);
+  EXPECT_EQ(t->files[2].path, (std::vector<std::string>{"slides", "week1.pdf"}));
+  EXPECT_EQ(t->files[2].offset, 16384u);
+  EXPECT_EQ(t->files[4].offset, 3u * 16384);
+  EXPECT_TRUE(t->piece_layers_complete);
+  EXPECT_EQ(t->files[4].piece_layer.size(), 5u);
+  // The files' roots are what we compute for the same bytes.
+  EXPECT_EQ(*t->files[0].pieces_root, hash_file({5000, 16384}, pattern(5000))->pieces_root);
+  EXPECT_EQ(*t->files[4].pieces_root, hash_file({70000, 16384}, pattern(70000))->pieces_root);
+  EXPECT_EQ(t->files[4].piece_layer, hash_file({70000, 16384}, pattern(70000))->piece_layer);
+}
+
 TEST(Torrent, RefusesToBuildFromInconsistentSources) {
   auto s = source_for("a", 1, 32768);
   s.name = "../a";
