@@ -169,17 +169,22 @@ void append_string(std::vector<std::uint8_t>& out, std::string_view s) {
 
 }  // namespace
 
+bvalue::bvalue(dict d) {
+  std::stable_sort(d.begin(), d.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  d.erase(std::unique(d.begin(), d.end(),
+                      [](const auto& a, const auto& b) { return a.first == b.first; }),
+          d.end());
+  v_.emplace<3>(std::move(d));
+}
+
 const bvalue* bvalue::find(std::string_view key) const {
   if (!is_dict()) return nullptr;
   const auto& d = as_dict();
   const auto it =
       std::lower_bound(d.begin(), d.end(), key,
                        [](const auto& entry, std::string_view k) { return entry.first < k; });
-  if (it != d.end() && it->first == key) return &it->second;
-  // A dict built in code may be out of order: fall back to a scan.
-  for (const auto& entry : d)
-    if (entry.first == key) return &entry.second;
-  return nullptr;
+  return it != d.end() && it->first == key ? &it->second : nullptr;
 }
 
 const bvalue* bvalue::find_int(std::string_view key) const {

@@ -29,7 +29,8 @@ class bvalue {
   using integer = std::int64_t;
   using string = std::string;  // bytes, not necessarily UTF-8
   using list = std::vector<bvalue>;
-  // Sorted by key (raw byte order), no key twice: what the encoder writes.
+  // Sorted by key (raw byte order), no key twice: what the encoder writes
+  // and find() relies on. Edit through set(), or keep the order yourself.
   using dict = std::vector<std::pair<std::string, bvalue>>;
 
   bvalue() : v_(integer{0}) {}
@@ -41,7 +42,7 @@ class bvalue {
   bvalue(std::string_view s) : v_(string(s)) {}
   bvalue(std::span<const std::uint8_t> bytes) : v_(string(bytes.begin(), bytes.end())) {}
   bvalue(list l) : v_(std::move(l)) {}
-  bvalue(dict d) : v_(std::move(d)) {}
+  bvalue(dict d);  // sorts the keys; of two equal keys the first stays
   static bvalue make_dict() { return bvalue(dict{}); }
   // Turn this value into an empty list or dict in place (what a decoder
   // fills), or into an integer or string.

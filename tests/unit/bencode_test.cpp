@@ -38,7 +38,11 @@ TEST(Bencode, EncodesTheExtremeIntegers) {
 TEST(Bencode, WritesADictBuiltOutOfOrderSorted) {
   bvalue d(bvalue::dict{{"zebra", 1}, {"apple", 2}, {"mango", 3}});
   EXPECT_EQ(bencode_string(d), "d5:applei2e5:mangoi3e5:zebrai1ee");
-  EXPECT_EQ(d.find("apple")->as_int(), 2);  // found in an unsorted dict too
+  EXPECT_EQ(d.find("apple")->as_int(), 2);  // sorted when built
+  EXPECT_EQ(d.as_dict().front().first, "apple");
+  const bvalue twice(bvalue::dict{{"a", 1}, {"a", 2}});
+  ASSERT_EQ(twice.as_dict().size(), 1u);
+  EXPECT_EQ(twice.find_int("a")->as_int(), 1);  // the first of equal keys stays
 }
 
 TEST(Bencode, SortsKeysAsRawBytesNotAsSignedChars) {
