@@ -239,6 +239,28 @@ TEST(BtExtension, HandshakeRoundTripsWithEveryField) {
   EXPECT_EQ(back->id_of("lt_donthave"), 0);
 }
 
+TEST(BtExtension, ReadsTheHandshakeLibtorrentSends) {
+  // Sent by libtorrent 2.0.8 seeding to us on loopback (it also sent have
+  // all, allowed fast, unchoke, a ut_metadata piece whose SHA-1 was the
+  // info-hash, and the blocks we asked for; our decoder read them all).
+  constexpr std::string_view payload_hex =
+      "6431323a636f6d706c6574655f61676f692d3165313a6d6431313a6c745f646f6e746861766569376531303a"
+      "73686172655f6d6f646569386531313a75706c6f61645f6f6e6c7969336531323a75745f686f6c6570756e63"
+      "6869346531313a75745f6d65746164617461693265363a75745f7065786931656531333a6d65746164617461"
+      "5f73697a656933303965343a7265717169323030306531313a75706c6f61645f6f6e6c79693165313a763138"
+      "3a6c6962746f7272656e742f322e302e382e30363a796f75726970343a7f00000165";
+  std::vector<std::uint8_t> payload(payload_hex.size() / 2);
+  ASSERT_TRUE(from_hex(payload_hex, payload));
+  const auto h = decode_extension_handshake(payload);
+  ASSERT_TRUE(h.ok()) << h.error_message();
+  EXPECT_EQ(h->client, "libtorrent/2.0.8.0");
+  EXPECT_EQ(h->id_of("ut_metadata"), 2);
+  EXPECT_EQ(h->id_of("ut_pex"), 1);
+  EXPECT_EQ(h->metadata_size, 309u);
+  EXPECT_EQ(h->reqq, 2000u);
+  EXPECT_EQ(to_string(*h->yourip), "127.0.0.1:0");
+}
+
 TEST(BtExtension, RefusesBombsAndAbsurdMetadataSizes) {
   const auto as_bytes = [](const std::string& s) {
     return std::vector<std::uint8_t>(s.begin(), s.end());
