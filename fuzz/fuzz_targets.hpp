@@ -20,5 +20,10 @@ int fuzz_endpoint(const std::uint8_t* data, std::size_t size);        // protoco
 int fuzz_request_parser(const std::uint8_t* data, std::size_t size);  // http/request_parser
 int fuzz_range(const std::uint8_t* data, std::size_t size);           // http/range
 int fuzz_rate(const std::uint8_t* data, std::size_t size);            // peer/rate
+int fuzz_bencode(const std::uint8_t* data, std::size_t size);         // protocol/bencode
+int fuzz_torrent(const std::uint8_t* data, std::size_t size);         // protocol/torrent, magnet
+int fuzz_bt_wire(const std::uint8_t* data, std::size_t size);         // protocol/bt_wire_decoder
+int fuzz_bt_extension(const std::uint8_t* data, std::size_t size);    // protocol/bt_extension
+int fuzz_tracker(const std::uint8_t* data, std::size_t size);         // protocol/tracker
 
 }  // namespace peerlab::fuzz

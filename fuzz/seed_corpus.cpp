@@ -16,6 +16,10 @@
 #include "protocol/manifest.hpp"
 #include "protocol/messages.hpp"
 
+namespace peerlab::fuzz {
+void write_bittorrent_seeds(const std::filesystem::path& out);  // seed_corpus_bt.cpp
+}  // namespace peerlab::fuzz
+
 namespace {
 
 using namespace peerlab::protocol;
@@ -243,5 +247,6 @@ int main(int argc, char** argv) {
   http_requests();
   ranges();
   rates();
+  peerlab::fuzz::write_bittorrent_seeds(out_dir);
   return 0;
 }
