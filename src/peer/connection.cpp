@@ -263,6 +263,21 @@ asio::awaitable<void> connection::wait_writable(std::size_t max_queued) {
   }
 }
 
+asio::awaitable<bool> connection::wait_writable(std::size_t max_queued,
+                                                clock::duration patience) {
+  while (open_ && queued_bytes_ > max_queued) {
+    const auto now = clock::now();
+    // Progress is a byte sent: a write moves its deadline with each one.
+    // (Waiting for the upload limiter's tokens is not writing, not a stall.)
+    const auto last_progress = writing_ ? write_deadline_ - settings_.write_timeout : now;
+    if (now - last_progress >= patience) co_return false;
+    drained_signal_.expires_at(last_progress + patience);
+    std::error_code ec;
+    co_await drained_signal_.async_wait(redirect_error(use_awaitable, ec));
+  }
+  co_return true;
+}
+
 bool connection::can_send_now() {
   if (!open_ || !write_queue_.empty()) return false;
   pollfd p{socket_.native_handle(), POLLOUT, 0};

@@ -60,8 +60,12 @@ class connection : public std::enable_shared_from_this<connection> {
                   std::uint64_t offset);
 
   // Waits until at most `max_queued` bytes wait to be written (or the
-  // connection closes): backpressure for the uploader.
+  // connection closes): backpressure for the uploader. (One waiter at a time:
+  // each one sets the signal's expiry.)
   asio::awaitable<void> wait_writable(std::size_t max_queued);
+  // The same, but gives up once no byte has gone out for `patience`:
+  // true if the queue drained, false if the peer stopped taking data.
+  asio::awaitable<bool> wait_writable(std::size_t max_queued, clock::duration patience);
   // True if a chunk queued now would start on its way at once: nothing waits
   // in our queue and the kernel holds less than notsent_lowat_bytes unsent.
   bool can_send_now();

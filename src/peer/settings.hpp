@@ -39,7 +39,9 @@ struct request_window_settings {
   std::uint32_t min_requests = 2;             // whatever the chunk size
   std::uint32_t max_requests = 64;            // what an uploader queues per peer (§8.5)
   duration rate_interval = 2s;                // the delivery rate is measured over this
-  double round_trips = 2;                     // bytes in flight = round_trips × rate × RTT
+  // Bytes in flight = round_trips × rate × RTT: twice the bandwidth-delay
+  // product, twice again for a lossy path's bursts and lost requests.
+  double round_trips = 4;
 };
 
 struct download_settings {
@@ -58,8 +60,11 @@ struct swarm_settings {
   std::size_t max_queued_uploads = 64;       // per peer; more requests are rejected
   std::size_t parallel_uploads = 16;         // chunks between pick and kernel, node-wide
   std::size_t limited_parallel_uploads = 2;  // the same under --up-limit
-  // Under --up-limit, a request for a chunk already sent to others that has
-  // waited this long is turned away (once), so its requester asks them.
+  // A chunk whose connection takes none of it for this long gives its upload
+  // slot back: a peer that stops reading holds no slot.
+  duration upload_stall_limit = 1s;
+  // A request for a chunk already sent to others that has waited this long
+  // is turned away (once), so its requester asks them.
   duration upload_wait_limit = 500ms;
   duration file_check_interval = 10s;  // how often shared files are checked for changes
   bool corrupt_uploads = false;        // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)

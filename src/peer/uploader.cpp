@@ -86,14 +86,13 @@ asio::awaitable<void> uploader::watch(peer_key key, std::shared_ptr<connection> 
 
 asio::awaitable<void> uploader::dispatch_loop() {
   while (running_) {
-    // Under a limit, a request for a chunk others already have is turned
-    // away once it has waited too long: its requester asks them instead,
-    // and the chunk spreads as a tree rather than queueing at one holder.
-    if (limited()) {
-      for (const auto& [key, r] : scheduler_.take_stale(clock::now())) {
-        if (const auto p = peers_.find(key); p != peers_.end())
-          p->second.conn->send(protocol::reject{r.id, r.index});
-      }
+    // A request for a chunk others already have is turned away once it has
+    // waited too long: its requester asks them instead, and the chunk
+    // spreads as a tree rather than queueing at one holder (on a slow uplink,
+    // limited or not, this is what keeps a seeder from sending it twice).
+    for (const auto& [key, r] : scheduler_.take_stale(clock::now())) {
+      if (const auto p = peers_.find(key); p != peers_.end())
+        p->second.conn->send(protocol::reject{r.id, r.index});
     }
     // Under a limit a few chunks go out at a time and the next is picked only
     // when one is done: decided late, with every `have` so far in mind.
@@ -103,7 +102,7 @@ asio::awaitable<void> uploader::dispatch_loop() {
       if (!pick) break;
       act(*pick);
     }
-    const auto stale = limited() ? scheduler_.next_stale() : std::nullopt;
+    const auto stale = scheduler_.next_stale();
     wake_.expires_at(stale ? *stale : clock::time_point::max());
     std::error_code ec;
     co_await wake_.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -157,9 +156,18 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
     }
   }
   // The slot is ours until the chunk is in the kernel (and under a limit,
-  // paid for): then the kernel holds at most notsent_lowat_bytes of it.
-  if (conn) co_await conn->wait_writable(0);
-  --active_;
+  // paid for): then the kernel holds at most notsent_lowat_bytes of it. A
+  // peer that stops reading would hold it forever: after a while without
+  // progress the slot goes back, while the chunk waits (and the peer gets no
+  // other until it drains, or the write timeout closes it).
+  bool holding = true;
+  if (conn && !co_await conn->wait_writable(0, settings_.upload_stall_limit)) {
+    holding = false;
+    --active_;
+    wake();
+    co_await conn->wait_writable(0);
+  }
+  if (holding) --active_;
   if (const auto it = peers_.find(key); it != peers_.end()) --it->second.sending;
   wake();
 }
