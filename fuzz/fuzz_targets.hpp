@@ -20,5 +20,6 @@ int fuzz_endpoint(const std::uint8_t* data, std::size_t size);        // protoco
 int fuzz_request_parser(const std::uint8_t* data, std::size_t size);  // http/request_parser
 int fuzz_range(const std::uint8_t* data, std::size_t size);           // http/range
 int fuzz_rate(const std::uint8_t* data, std::size_t size);            // peer/rate
+int fuzz_beacon(const std::uint8_t* data, std::size_t size);          // protocol/beacon
 
 }  // namespace peerlab::fuzz
