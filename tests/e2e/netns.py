@@ -15,11 +15,14 @@ The addresses exist only inside these namespaces, and there is no default
 route: nothing a test does here reaches the machine's real interfaces,
 multicast included. Every name starts with a prefix unique to this process
 (`pl-lan-<pid>-<n>-`), so tests running side by side never collide, and
-everything is deleted again by delete(), which also runs at exit.
+everything is deleted again by delete(), which also runs at exit (and on
+SIGTERM, which a Lan turns into a normal exit); what a killed run left
+behind is swept by the next Lan (sweep_stale).
 
 Host names: each host gets /etc/netns/<namespace>/hosts naming every host
-of the LAN; `ip netns exec` (run() and popen()) bind-mounts it over
-/etc/hosts, so programs started there resolve `h1`, `h2`, ... call() runs a
+of the LAN (and a resolv.conf whose name server is the namespace's own
+loopback, so no DNS query leaves it); `ip netns exec` (run() and popen())
+bind-mounts them over /etc, so programs started there resolve `h1`, `h2`, ... call() runs a
 Python function on a thread that entered the namespace (sockets it opens
 live there; name lookups in it still read the machine's /etc/hosts).
 
@@ -32,7 +35,9 @@ import ctypes
 import itertools
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 
 CLONE_NEWNET = 0x40000000
@@ -41,6 +46,10 @@ NETNS_ETC_DIR = "/etc/netns"
 
 _counter = itertools.count(1)
 _libc = None
+
+
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)
 
 
 def unique_prefix():
@@ -65,6 +74,27 @@ def unavailable():
         return f"cannot create a network namespace: {made.stderr.strip() or 'ip netns add failed'}"
     _ip("netns", "delete", probe, check=False)
     return None
+
+
+def sweep_stale():
+    """Deletes namespaces (and hosts files) left by a Lan whose process died
+    without cleaning up (SIGKILL, a ctest timeout): pl-lan-<pid>-* of a pid
+    that no longer runs. Others' namespaces, and live runs', are left alone."""
+    try:
+        names = os.listdir(NETNS_RUN_DIR)
+    except FileNotFoundError:
+        return []
+    swept = []
+    for name in names:
+        parts = name.split("-")
+        if len(parts) < 4 or parts[:2] != ["pl", "lan"] or not parts[2].isdigit():
+            continue
+        if os.path.exists(f"/proc/{parts[2]}"):
+            continue
+        _ip("netns", "delete", name, check=False)
+        shutil.rmtree(os.path.join(NETNS_ETC_DIR, name), ignore_errors=True)
+        swept.append(name)
+    return swept
 
 
 def _setns(namespace):
@@ -140,7 +170,13 @@ class Lan:
         self._namespaces = []
         self._deleted = False
         atexit.register(self.delete)
+        # SIGTERM (ctest, a CI runner) then unwinds like an exception, so
+        # finally blocks and atexit still delete the namespaces.
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         names = list(host_names or [f"h{i}" for i in range(1, hosts + 1)])
+        sweep_stale()
         try:
             self._add_namespace(self.switch)
             self._in(self.switch, "ip", "link", "add", "br0", "type", "bridge")
@@ -178,24 +214,33 @@ class Lan:
     def _write_hosts_files(self):
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         lines += [f"{h.ip}\t{h.name}" for h in self.hosts]
-        text = "\n".join(lines) + "\n"
+        files = {"hosts": "\n".join(lines) + "\n",
+                 # DNS queries for other names stop at the namespace's own
+                 # loopback (nothing listens there): none leaves the machine.
+                 "resolv.conf": "nameserver 127.0.0.1\n"}
         for host in self.hosts:
             directory = os.path.join(NETNS_ETC_DIR, host.namespace)
             for attempt in range(2):  # another Lan may remove an empty /etc/netns meanwhile
                 try:
                     os.makedirs(directory, exist_ok=True)
-                    with open(os.path.join(directory, "hosts"), "w") as f:
-                        f.write(text)
+                    for name, text in files.items():
+                        with open(os.path.join(directory, name), "w") as f:
+                            f.write(text)
                     break
                 except FileNotFoundError:
                     if attempt:
                         raise
 
-    def add_hosts_entry(self, ip, name):
-        """Adds `ip name` to every host's /etc/hosts (e.g. a second name)."""
+    def set_hosts_entry(self, name, ip):
+        """Points `name` at `ip` in every host's /etc/hosts (added, or moved).
+        The file is rewritten in place: `ip netns exec` bind-mounted this inode."""
         for host in self.hosts:
-            with open(os.path.join(NETNS_ETC_DIR, host.namespace, "hosts"), "a") as f:
-                f.write(f"{ip}\t{name}\n")
+            path = os.path.join(NETNS_ETC_DIR, host.namespace, "hosts")
+            with open(path) as f:
+                lines = [line for line in f.read().splitlines() if line.split()[1:] != [name]]
+            with open(path, "r+") as f:
+                f.write("\n".join(lines + [f"{ip}\t{name}"]) + "\n")
+                f.truncate()
 
     def delete(self):
         """Deletes every namespace (and so every link in it) and hosts file

@@ -228,6 +228,25 @@ class LanTest(unittest.TestCase):
         self.assertIn("firewall", reports[0])
         self.assertIn("reached --peer h1:7070 at 10.77.0.1:7070", early.log())
 
+    def test_2_a_name_that_moves_is_looked_up_again_and_one_that_never_resolves_is_reported_once(self):
+        h1, h2, h3 = self.lan.hosts[:3]
+        self.lan.set_hosts_entry("teacher", h1.ip)  # nobody listens on h1 in this test
+        moved_to = self.node(h3, "--no-discovery").start()
+        student = self.node(h2, "--peer", "teacher:7070", "--peer", "nosuch:7070", "--no-discovery").start()
+        e2e.wait_until(lambda: "cannot reach --peer teacher:7070 (10.77.0.1:7070" in student.log(), 10,
+                       "the unreachable teacher reported")
+        # The teacher's laptop got a new address: the name is looked up again.
+        self.lan.set_hosts_entry("teacher", h3.ip)
+        moved = time.monotonic()
+        e2e.wait_until(lambda: [p["name"] for p in student.peers()] == [moved_to.name], 30,
+                       "the student connected to the name's new address")
+        sys.stderr.write(f"\nteacher:7070 moved to {h3.ip}: connected {time.monotonic() - moved:.1f}s later\n")
+        log = student.log()
+        self.assertIn("reached --peer teacher:7070 at 10.77.0.3:7070", log)
+        self.assertNotIn("10.77.0.1:7070", student.known(), "the name's old address is dropped")
+        self.assertEqual(len(re.findall(r"cannot resolve --peer nosuch:7070", log)), 1, log)
+        self.assertEqual(len(re.findall(r"cannot reach --peer teacher:7070", log)), 1, log)
+
     def test_2_loopback_listen_with_a_lan_peer_is_refused_in_one_sentence(self):
         h = self.lan.hosts[3]
         n = self.node(h, "--listen", "127.0.0.1:7070", "--peer", "10.77.0.1:7070", name="confused")
