@@ -14,13 +14,20 @@ using asio::redirect_error;
 using asio::use_awaitable;
 using clock = std::chrono::steady_clock;
 
+namespace {
+
+// "teacher:7070 (10.0.0.5)" for a name, "10.0.0.5:7070" for a literal.
+std::string describe(const std::string& peer, const protocol::endpoint& address) {
+  return protocol::to_string(address) == peer ? peer
+                                              : peer + " (" + protocol::ip_to_string(address) + ")";
+}
+
+}  // namespace
+
 std::string loopback_listen_problem(const protocol::endpoint& listen, const std::string& peer,
                                     const protocol::endpoint& address) {
-  const auto shown = protocol::to_string(address) == peer
-                         ? peer
-                         : peer + " (" + protocol::ip_to_string(address) + ")";
   return "--listen " + protocol::to_string(listen) +
-         " is a loopback address, so this node cannot reach --peer " + shown +
+         " is a loopback address, so this node cannot reach --peer " + describe(peer, address) +
          " on another machine; leave out --listen to listen on every interface, or give this "
          "machine's LAN address";
 }
@@ -159,6 +166,13 @@ void configured_peers::connected(const protocol::endpoint& address) {
                               << protocol::to_string(address);
   }
   e->reported = false;
+}
+
+void configured_peers::found_self(const protocol::endpoint& address) {
+  if (auto* e = owner_of(address)) {
+    log_line(log_level::info) << "--peer " << describe(to_string(e->spec), address)
+                              << " is this node itself; it is not dialed again";
+  }
 }
 
 }  // namespace peerlab::peer

@@ -37,6 +37,8 @@ class configured_peers {
   // What the dialer saw of an address (any address: others are ignored).
   void dial_failed(const protocol::endpoint& address, const std::string& reason);
   void connected(const protocol::endpoint& address);
+  // The address answered with our own id (it is never dialed again).
+  void found_self(const protocol::endpoint& address);
 
  private:
   struct entry {

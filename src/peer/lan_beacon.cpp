@@ -109,8 +109,6 @@ asio::awaitable<void> lan_beacon::announce_loop() {
       if (ec) {
         log_line(log_level::debug)
             << "LAN discovery: beacon from " << address.to_string() << " failed: " << ec.message();
-      } else {
-        ++sent_;
       }
     }
     timer_.expires_after(interval);
@@ -138,7 +136,13 @@ asio::awaitable<void> lan_beacon::receive_loop() {
     const auto n = co_await socket_.async_receive_from(asio::buffer(buffer), from,
                                                        redirect_error(use_awaitable, ec));
     if (!running_) co_return;
-    if (ec) continue;  // e.g. ICMP errors reported on the socket
+    if (ec) {
+      // E.g. an ICMP error reported on the socket: breathe, so that an error
+      // that persists cannot spin the network thread.
+      asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+      co_await pause.async_wait(redirect_error(use_awaitable, ec));
+      continue;
+    }
     if (!within_rate()) continue;
     const auto parsed = protocol::parse_beacon(std::string_view(buffer.data(), n));
     auto sender = from_asio(asio::ip::tcp::endpoint(from.address(), from.port()));
@@ -149,7 +153,6 @@ asio::awaitable<void> lan_beacon::receive_loop() {
       continue;
     }
     if (parsed->id == id_) continue;  // our own, looped back
-    ++heard_;
     sender.port = parsed->port;
     found_(sender);
   }

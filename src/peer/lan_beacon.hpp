@@ -37,9 +37,6 @@ class lan_beacon {
                                          const protocol::endpoint& listen, found_handler found);
   void stop();
 
-  std::uint64_t sent() const { return sent_; }
-  std::uint64_t heard() const { return heard_; }
-
  private:
   asio::awaitable<void> announce_loop();
   asio::awaitable<void> receive_loop();
@@ -58,8 +55,6 @@ class lan_beacon {
   std::set<asio::ip::address_v4> joined_;
   std::chrono::steady_clock::time_point window_start_{};
   std::size_t window_count_ = 0;
-  std::uint64_t sent_ = 0;
-  std::uint64_t heard_ = 0;
 };
 
 }  // namespace peerlab::peer

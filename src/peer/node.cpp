@@ -235,7 +235,10 @@ bool node::admit(const std::shared_ptr<connection>& c, const protocol::hello& h)
     return false;
   }
   if (h.id == id_) {
-    if (c->dir() == direction::outbound) table_.mark_self(c->advertised());
+    if (c->dir() == direction::outbound) {
+      table_.mark_self(c->advertised());
+      configured_.found_self(c->advertised());
+    }
     c->close("connection to ourselves");
     return false;
   }

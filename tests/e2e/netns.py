@@ -1,7 +1,7 @@
 """A small LAN made of Linux network namespaces, for tests that need real
 machines: hosts joined by a bridge, each with its own network stack.
 
-    lan = netns.Lan(hosts=4)          # pl-lan-<pid>-<n>-h1 ... h4, 10.77.0.1-4/24
+    lan = netns.Lan(hosts=4)   # pl-lan-<pid>-<n>-h1 ... h4, 10.77.0.1-4/24, fd77:0:0:1::1-4/64
     try:
         lan.hosts[0].run(["ip", "addr"])
         proc = lan.hosts[0].popen([peerlab, "node", ...])  # its PID is peerlab's own
@@ -114,12 +114,13 @@ def _setns(namespace):
 class Host:
     """One machine of the LAN: a network namespace with eth0 and lo."""
 
-    def __init__(self, lan, index, name, namespace, ip):
+    def __init__(self, lan, index, name, namespace, ip, ip6):
         self.lan = lan
         self.index = index
         self.name = name  # its host name in every host's /etc/hosts
         self.namespace = namespace
         self.ip = ip
+        self.ip6 = ip6
 
     def command(self, args):
         """`args`, to be run inside this host's namespace."""
@@ -160,11 +161,13 @@ class Host:
 
 
 class Lan:
-    """`hosts` namespaces on one bridge, addresses SUBNET.1, SUBNET.2, ... /24."""
+    """`hosts` namespaces on one bridge, addresses SUBNET.1, SUBNET.2, ... /24
+    and SUBNET6::1, SUBNET6::2, ... /64."""
 
-    def __init__(self, hosts=4, subnet="10.77.0", host_names=None, prefix=None):
+    def __init__(self, hosts=4, subnet="10.77.0", subnet6="fd77:0:0:1", host_names=None, prefix=None):
         self.prefix = prefix or unique_prefix()
         self.subnet = subnet
+        self.subnet6 = subnet6
         self.switch = self.prefix + "sw"
         self.hosts = []
         self._namespaces = []
@@ -208,8 +211,11 @@ class Lan:
         ip = f"{self.subnet}.{index}"
         self._in(namespace, "ip", "link", "set", "lo", "up")
         self._in(namespace, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
+        # A unique-local IPv6 address too, usable at once (no duplicate detection).
+        ip6 = f"{self.subnet6}::{index}"
+        self._in(namespace, "ip", "-6", "addr", "add", f"{ip6}/64", "dev", "eth0", "nodad")
         self._in(namespace, "ip", "link", "set", "eth0", "up")
-        return Host(self, index, name, namespace, ip)
+        return Host(self, index, name, namespace, ip, ip6)
 
     def _write_hosts_files(self):
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]

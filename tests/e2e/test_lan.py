@@ -260,6 +260,32 @@ class LanTest(unittest.TestCase):
         self.assertIn("leave out --listen", lines[0])
         self.assertFalse(os.path.exists(n.node_json_path()))
 
+    def test_2_a_peer_that_is_this_node_itself_is_never_dialed_again(self):
+        # Listening on every interface, a node cannot know 10.77.0.1 is its own
+        # address until the hello comes back with its own id (protocol §7.2).
+        h1 = self.lan.hosts[0]
+        n = self.node(h1, "--peer", f"{h1.ip}:7070", "--no-discovery").start()
+        e2e.wait_until(lambda: n.known().get(f"{h1.ip}:7070", {}).get("state") == "self", 10,
+                       "its own address marked as such")
+        self.assertIn(f"--peer {h1.ip}:7070 is this node itself", n.log())
+        self.assertNotIn("cannot reach", n.log())
+        e2e.hold_for(lambda: n.known()[f"{h1.ip}:7070"]["state"] == "self" and not n.peers(), 2.5,
+                     "no second dial of itself")
+
+    def test_2_an_ipv6_literal_peer_connects_over_ipv6(self):
+        h1, h2 = self.lan.hosts[:2]
+        server = self.node(h1, "--no-discovery", "--http", "[::]:8080").start()
+        client = self.node(h2, "--peer", f"[{h1.ip6}]:7070", "--no-discovery").start()
+        self.wait_mesh([server, client], 10)
+        (p,) = client.peers()
+        self.assertEqual(p["address"], f"[{h1.ip6}]:7070")
+        self.assertEqual(p["local"].rsplit(":", 1)[0], f"[{h2.ip6}]", "dialed over IPv6")
+        self.assertEqual(server.read_info()["http"], "[::1]:8080", "node.json: loopback for the local CLI")
+        self.assertEqual(server.status()["id"], server.id, "the CLI reaches a node on [::]")
+        self.assertIn(f"http://[{h1.ip6}]:8080/", server.log(), "a dashboard URL for the IPv6 address")
+        status, _ = http(h2, f"http://[{h1.ip6}]:8080/api/status")
+        self.assertEqual(status, 200)
+
     # ------------------------------------------------------------ 3. --http 0.0.0.0
 
     def test_3_dashboard_api_and_files_on_every_interface(self):
