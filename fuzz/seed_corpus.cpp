@@ -1,6 +1,6 @@
 // Writes the seed corpus, one directory per target: valid inputs of every
 // kind each parser takes (every message type, manifests, pipelined HTTP
-// requests, ranges, rates, addresses) and a few near misses. libFuzzer starts
+// requests, ranges, rates, addresses, beacons) and a few near misses. libFuzzer starts
 // from these instead of from nothing. Deterministic; the output is committed:
 //   build-fuzz/fuzz_seed_corpus fuzz/corpus
 
@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/beacon.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/manifest.hpp"
 #include "protocol/messages.hpp"
@@ -232,6 +233,26 @@ void rates() {
     write("rate", "rate-" + std::to_string(i++), text);
 }
 
+void beacons() {
+  beacon b;
+  b.id = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  b.port = 7070;
+  write("beacon", "valid", encode_beacon(b));
+  b.port = 65535;
+  write("beacon", "highest-port", encode_beacon(b));
+  write("beacon", "any-case-extra-header",
+        "PEERLAB-BEACON 1\r\nport:1\r\nX-Later: y\r\nID: "
+        "0102030405060708090a0b0c0d0e0f10\r\n\r\n");
+  write("beacon", "version-2",
+        "PEERLAB-BEACON 2\r\nId: 0102030405060708090a0b0c0d0e0f10\r\nPort: 7070\r\n\r\n");
+  write("beacon", "bep14-search",
+        "BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\nInfohash: "
+        "0102030405060708090a0b0c0d0e0f1011121314\r\n\r\n\r\n");
+  write("beacon", "two-ids",
+        "PEERLAB-BEACON 1\r\nId: 0102030405060708090a0b0c0d0e0f10\r\nId: "
+        "0102030405060708090a0b0c0d0e0f10\r\nPort: 1\r\n\r\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -248,5 +269,6 @@ int main(int argc, char** argv) {
   ranges();
   rates();
   peerlab::fuzz::write_bittorrent_seeds(out_dir);
+  beacons();
   return 0;
 }

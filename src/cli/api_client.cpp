@@ -8,6 +8,7 @@
 
 #include "cli/format.hpp"
 #include "peer/data_dir.hpp"
+#include "protocol/endpoint.hpp"
 
 namespace peerlab::cli {
 
@@ -30,6 +31,14 @@ result<api_target> find_node(const target_options& options) {
   const auto dir = peer::resolve_data_dir(options.dir);
   auto info = peer::read_node_info(dir);
   if (!info) return error{info.error_message()};
+  // A node bound to every interface (older ones wrote 0.0.0.0 here): the
+  // CLI on this machine reaches it on loopback.
+  if (auto http = protocol::parse_endpoint(info->http); http && protocol::is_unspecified(*http)) {
+    auto local = *protocol::parse_endpoint(http->family == protocol::ip_family::v6 ? "[::1]:0"
+                                                                                   : "127.0.0.1:0");
+    local.port = http->port;
+    info->http = protocol::to_string(local);
+  }
   return api_target{info->api_url(), info->token, "data directory " + dir.string()};
 }
 

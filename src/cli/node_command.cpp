@@ -3,8 +3,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include "http/server.hpp"
 #include "http/site.hpp"
 #include "peer/data_dir.hpp"
+#include "peer/local_addresses.hpp"
 #include "peer/log.hpp"
 #include "peer/node.hpp"
 #include "peer/rate_limiter.hpp"
@@ -23,9 +26,11 @@ namespace {
 
 struct node_options {
   std::string dir;
-  std::string listen = "127.0.0.1:7070";
+  std::string listen = "[::]:7070";  // every interface (0.0.0.0 without IPv6)
   std::string http = "127.0.0.1:8080";
   std::vector<std::string> peers;
+  std::vector<std::string> allowed_hosts;
+  bool no_discovery = false;
   std::string name;
   std::string log_level = "info";
   std::string up_limit = "0";
@@ -64,17 +69,73 @@ rlim_t raise_file_limit() {
   return limit.rlim_cur;
 }
 
-// The names under which browsers may reach our HTTP server (see host_check.hpp).
-std::vector<std::string> host_names() {
+// Checks a HOST:PORT option (--peer): an IP literal or a host name.
+std::string check_host_port(const std::string& text) {
+  const auto parsed = protocol::parse_host_port(text);
+  return parsed ? "" : "'" + text + "' is not HOST:PORT (" + parsed.error_message() + ")";
+}
+
+// Checks --allow-host: a host name or an IP address, without a port.
+std::string check_allowed_host(const std::string& text) {
+  if (protocol::is_host_name(text) || protocol::parse_endpoint(text + ":0") ||
+      protocol::parse_endpoint("[" + text + "]:0")) {
+    return "";
+  }
+  return "'" + text + "' is not a host name or an IP address";
+}
+
+// The names under which browsers may reach our HTTP server (see
+// host_check.hpp): this machine's names and addresses, and --allow-host.
+std::vector<std::string> host_names(const std::vector<std::string>& allowed) {
   std::vector<std::string> names{"localhost"};
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') {
-    std::string name(host);
+  if (const auto host = peer::local_host_name(); !host.empty()) {
+    names.push_back(host);
+    if (!host.ends_with(".local")) names.push_back(host + ".local");  // mDNS (Avahi, Bonjour)
+  }
+  for (const auto& a : peer::local_addresses())
+    names.push_back(protocol::ip_to_string(a.ip));
+  for (auto name : allowed) {
     for (auto& c : name)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name.starts_with('[') && name.ends_with(']')) name = name.substr(1, name.size() - 2);
+    if (const auto ip = protocol::parse_endpoint("[" + name + "]:0"))
+      name = protocol::ip_to_string(*ip);
     names.push_back(name);
   }
   return names;
+}
+
+// What the local CLI should dial for an HTTP server bound to `bound`: the
+// address itself, or loopback when it is bound to every interface.
+protocol::endpoint local_http_address(const protocol::endpoint& bound) {
+  if (!protocol::is_unspecified(bound)) return bound;
+  auto local = *protocol::parse_endpoint(bound.family == protocol::ip_family::v6 ? "[::1]:0"
+                                                                                 : "127.0.0.1:0");
+  local.port = bound.port;
+  return local;
+}
+
+// Where people can open the dashboard: with --http on every interface, one
+// URL per address of this machine, loopback first (link-local IPv6 left out:
+// browsers cannot use them without a zone).
+std::string dashboard_urls(const protocol::endpoint& bound) {
+  const auto local = "http://" + protocol::to_string(local_http_address(bound)) + "/";
+  if (!protocol::is_unspecified(bound)) return local;
+  std::vector<std::string> others;
+  for (const auto& a : peer::local_addresses()) {
+    if (protocol::is_loopback(a.ip) || protocol::is_link_local(a.ip) ||
+        (a.ip.family == protocol::ip_family::v6 && bound.family == protocol::ip_family::v4)) {
+      continue;
+    }
+    auto e = a.ip;
+    e.port = bound.port;
+    const auto url = "http://" + protocol::to_string(e) + "/";
+    if (std::find(others.begin(), others.end(), url) == others.end()) others.push_back(url);
+  }
+  std::string line = local;
+  for (std::size_t i = 0; i < others.size(); ++i)
+    line += (i == 0 ? "; from other machines: " : ", ") + others[i];
+  return line;
 }
 
 int fail(const std::string& sentence) {
@@ -107,8 +168,15 @@ int run_node(const node_options& options) {
   settings.down_limit_bytes_per_second = *peer::parse_rate(options.down_limit);
   settings.trace = options.trace;
   settings.max_connections = options.max_peers;
-  for (const auto& p : options.peers)
-    settings.bootstrap_peers.push_back(*protocol::parse_endpoint(p));
+  for (const auto& p : options.peers) {
+    const auto peer = *protocol::parse_host_port(p);
+    if (peer.is_literal) {
+      settings.bootstrap_peers.push_back(peer.literal);
+    } else {
+      settings.bootstrap_hosts.push_back(peer);
+    }
+  }
+  settings.lan.enabled = !options.no_discovery;
   // Test-only fault switch: serve corrupted chunks, to prove downloaders reject them.
   settings.swarm.corrupt_uploads = std::getenv("PEERLAB_TEST_CORRUPT_UPLOADS") != nullptr;
   settings.name = protocol::printable_name(
@@ -116,7 +184,7 @@ int run_node(const node_options& options) {
 
   asio::io_context io(1);  // one thread runs the whole network side
   peer::node node(io, settings, *id);
-  http::api_context context{node, {}, peer::random_hex(16), host_names()};
+  http::api_context context{node, {}, peer::random_hex(16), host_names(options.allowed_hosts)};
   http::server_settings web_settings;
   web_settings.upload_limit = &node.upload_limiter();
   http::server web(io, web_settings, [&context](http::request r) {
@@ -150,7 +218,7 @@ int run_node(const node_options& options) {
   const peer::node_info info{protocol::to_hex(*id),
                              settings.name,
                              protocol::to_string(node.listen_endpoint()),
-                             protocol::to_string(web.local_endpoint()),
+                             protocol::to_string(local_http_address(web.local_endpoint())),
                              context.token,
                              static_cast<long>(::getpid())};
   if (auto written = peer::write_node_info(dir, info); !written) {
@@ -158,7 +226,8 @@ int run_node(const node_options& options) {
     web.stop();
     return fail(written.error_message());
   }
-  peer::log_line(peer::log_level::info) << "dashboard and API on " << info.api_url();
+  peer::log_line(peer::log_level::info)
+      << "dashboard and API on " << dashboard_urls(web.local_endpoint());
 
   io.run();
 
@@ -174,14 +243,22 @@ void add_node_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<node_options>();
   auto* cmd = app.add_subcommand("node", "Run a node in the foreground until Ctrl-C");
   cmd->add_option("--dir", options->dir, "Data directory (default: $PEERLAB_DIR or ~/.peerlab)");
-  cmd->add_option("--listen", options->listen, "Where to accept peers, IP:PORT (0 = any port)")
+  cmd->add_option("--listen", options->listen,
+                  "Where to accept peers, IP:PORT (0 = any port; [::] = every interface)")
       ->check(check_endpoint)
       ->capture_default_str();
-  cmd->add_option("--http", options->http, "Where to serve the dashboard and API, IP:PORT")
+  cmd->add_option("--http", options->http,
+                  "Where to serve the dashboard and API, IP:PORT (0.0.0.0:8080: to the LAN)")
       ->check(check_endpoint)
       ->capture_default_str();
-  cmd->add_option("--peer", options->peers, "A peer to dial at start, IP:PORT (repeatable)")
-      ->check(check_endpoint);
+  cmd->add_option("--peer", options->peers,
+                  "A peer to dial, IP:PORT, [IPv6]:PORT or HOST:PORT (repeatable)")
+      ->check(check_host_port);
+  cmd->add_flag("--no-discovery", options->no_discovery,
+                "Send and heed no LAN beacons (on by default unless --listen is loopback)");
+  cmd->add_option("--allow-host", options->allowed_hosts,
+                  "Also answer HTTP requests whose Host is NAME (repeatable)")
+      ->check(check_allowed_host);
   cmd->add_option("--name", options->name, "A readable name (default: the directory's name)");
   cmd->add_option("--up-limit", options->up_limit,
                   "Upload rate limit, e.g. 500KiB, 8MiB (0 = none)")

@@ -34,6 +34,8 @@ void print_status(const json& s) {
   std::cout << "node       " << s.value("id", "") << " (" << s.value("name", "") << ")\n"
             << "listening  " << s.value("listen", "") << " for peers, http://"
             << s.value("http", "") << " for the dashboard and API\n"
+            << "discovery  "
+            << (s.value("lan_discovery", false) ? "LAN beacons on" : "no LAN beacons") << "\n"
             << "peers      " << s.value("connections", 0) << " connected, "
             << s.value("handshakes", 0) << " in handshake, " << s.value("known_peers", 0)
             << " known\n"

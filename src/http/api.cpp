@@ -16,6 +16,7 @@ json status_json(const api_context& ctx) {
           {"name", s.name},
           {"listen", protocol::to_string(s.listen)},
           {"http", protocol::to_string(ctx.http)},
+          {"lan_discovery", s.lan_discovery},
           {"connections", s.connections},
           {"handshakes", s.handshakes},
           {"known_peers", s.known_peers},

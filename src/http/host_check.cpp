@@ -23,7 +23,9 @@ bool is_this_node(const std::string& host, const request& req,
                   const std::vector<std::string>& names) {
   if (const auto ip = protocol::parse_endpoint(host + ":0")) {
     const bool same_address = ip->family == req.local.family && ip->ip == req.local.ip;
-    return same_address || protocol::is_loopback(*ip);
+    const auto text = protocol::ip_to_string(*ip);  // canonical: "::1", "10.0.0.5"
+    return same_address || protocol::is_loopback(*ip) ||
+           std::find(names.begin(), names.end(), text) != names.end();
   }
   auto name = to_lower(host);
   if (name.ends_with('.')) name.pop_back();  // "localhost." is "localhost"
@@ -43,7 +45,16 @@ std::optional<response> check_host_and_origin(const request& req,
   } else {
     const auto part = host_part(*host);
     if (!part || !is_this_node(*part, req, names)) {
-      return error_response(403, "the Host header does not name this node");
+      // Name the flag, and the name when it is one (never echo arbitrary bytes).
+      auto name = part ? to_lower(*part) : std::string();
+      if (name.starts_with('[')) name = name.substr(1, name.size() - 2);
+      const bool printable = protocol::is_host_name(name) ||
+                             protocol::parse_endpoint("[" + name + "]:0") ||
+                             protocol::parse_endpoint(name + ":0");
+      return error_response(403, "the Host header does not name this node; to allow " +
+                                     (printable ? name : std::string("a name")) +
+                                     ", start the node with --allow-host " +
+                                     (printable ? name : std::string("NAME")));
     }
   }
   const bool safe = req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS";

@@ -17,9 +17,11 @@
 
 namespace peerlab::http {
 
-// `names`: host names that mean this node (lower case), e.g. "localhost" and
-// the machine's host name. IP literals are accepted when they are the
-// address the request arrived on or a loopback address.
+// `names`: host names that mean this node (lower case), e.g. "localhost",
+// the machine's host name, NAME.local, every --allow-host, and the text of
+// every local IP address ("10.0.0.5", "fe80::1"). IP literals are accepted
+// when they are in `names`, the address the request arrived on, or
+// loopback. A refusal (403) names the --allow-host flag that would allow it.
 std::optional<response> check_host_and_origin(const request& req,
                                               const std::vector<std::string>& names);
 

@@ -3,6 +3,7 @@
 // and opens passive sockets from them.
 
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
 
 #include "protocol/endpoint.hpp"
 
@@ -46,6 +47,10 @@ inline std::error_code open_listening(asio::ip::tcp::acceptor& acceptor,
   std::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  // [::] means every interface, IPv4 ones too (dual stack), whatever the
+  // system's default (net.ipv6.bindv6only).
+  if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified())
+    acceptor.set_option(asio::ip::v6_only(false), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {

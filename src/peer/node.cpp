@@ -38,25 +38,40 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
       trace_(settings_.trace),
       table_(settings_.discovery),
       store_(settings_.data_dir),
-      swarm_(io, store_, settings_.swarm) {
+      swarm_(io, store_, settings_.swarm),
+      configured_(io, table_, [this] { wake_dialer(); }),
+      beacon_(io, settings_.lan) {
   swarm_.set_upload_limit(&up_limiter_);
 }
 
 protocol::result<std::monostate> node::start() {
   if (auto loaded = store_.load(); !loaded) return loaded;
-  if (auto ec = open_listening(acceptor_, settings_.listen)) {
+  // Loopback can reach only this machine: a --peer elsewhere would never answer.
+  if (protocol::is_loopback(settings_.listen)) {
+    for (const auto& peer : settings_.bootstrap_peers) {
+      if (!protocol::is_loopback(peer))
+        return protocol::error{loopback_listen_problem(settings_.listen, to_string(peer), peer)};
+    }
+  }
+  auto ec = open_listening(acceptor_, settings_.listen);
+  if (ec == asio::error::address_family_not_supported &&
+      protocol::is_unspecified(settings_.listen)) {
+    // Every interface, on a system without IPv6: IPv4's 0.0.0.0 then.
+    auto v4 = *protocol::parse_endpoint("0.0.0.0:0");
+    v4.port = settings_.listen.port;
+    ec = open_listening(acceptor_, v4);
+  }
+  if (ec) {
     return protocol::error{"cannot listen on " + protocol::to_string(settings_.listen) + ": " +
                            ec.message()};
   }
-  std::error_code ec;
   listen_ = from_asio(acceptor_.local_endpoint(ec));  // port 0 became a real port
   running_ = true;
   started_at_ = clock::now();
-  for (const auto& peer : settings_.bootstrap_peers) {
-    if (peer != listen_) table_.add(peer, peer_table::origin::configured, clock::now());
-  }
+  configured_.start(settings_, listen_);
   log_line(log_level::info) << "node " << protocol::to_hex(id_) << " (" << settings_.name
                             << ") listening on " << protocol::to_string(listen_);
+  start_lan_discovery();
   swarm_.start();
   asio::co_spawn(io_, accept_loop(), asio::detached);
   asio::co_spawn(io_, dial_loop(), asio::detached);
@@ -69,6 +84,8 @@ void node::stop() {
   running_ = false;
   std::error_code ignored;
   acceptor_.close(ignored);
+  configured_.stop();
+  beacon_.stop();
   dial_timer_.cancel();
   exchange_timer_.cancel();
   swarm_.stop();
@@ -160,6 +177,7 @@ asio::awaitable<void> node::dial(protocol::endpoint target) {
     log_line(log_level::debug) << "dial " << protocol::to_string(target)
                                << " failed: " << ec.message();
     table_.dial_failed(target, clock::now());
+    configured_.dial_failed(target, ec.message());
     wake_dialer();
     co_return;
   }
@@ -176,28 +194,6 @@ std::shared_ptr<connection> node::make_connection(tcp::socket socket, direction 
   c->set_rate_limiters(&up_limiter_, &down_limiter_);
   c->set_trace(&trace_);
   return c;
-}
-
-asio::awaitable<void> node::peer_exchange_loop() {
-  auto interval = settings_.peer_exchange_interval;
-  while (running_) {
-    exchange_timer_.expires_after(interval);
-    std::error_code ec;
-    co_await exchange_timer_.async_wait(redirect_error(use_awaitable, ec));
-    if (!running_) break;
-    // A round that taught us no new address makes the next one wait twice as
-    // long: a settled swarm falls quiet, and anything new brings it back.
-    interval = learned_ ? settings_.peer_exchange_interval
-                        : std::min(2 * interval, settings_.peer_exchange_max_interval);
-    learned_ = false;
-    // A few peers picked at random are enough (gossip): what one of them
-    // learns reaches us in a later round, through it or through others.
-    std::vector<std::pair<protocol::node_id, std::shared_ptr<connection>>> asked;
-    std::sample(established_.begin(), established_.end(), std::back_inserter(asked),
-                settings_.peer_exchange_fanout, rng_);
-    for (const auto& [id, c] : asked)
-      c->send(protocol::get_peers{});
-  }
 }
 
 asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
@@ -220,7 +216,7 @@ asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
     co_return;
   }
 
-  c->send(protocol::get_peers{});
+  ask_peers(c);
   swarm_.on_connected(c);
   while (c->is_open()) {
     auto m = co_await c->receive();
@@ -239,7 +235,10 @@ bool node::admit(const std::shared_ptr<connection>& c, const protocol::hello& h)
     return false;
   }
   if (h.id == id_) {
-    if (c->dir() == direction::outbound) table_.mark_self(c->advertised());
+    if (c->dir() == direction::outbound) {
+      table_.mark_self(c->advertised());
+      configured_.found_self(c->advertised());
+    }
     c->close("connection to ourselves");
     return false;
   }
@@ -274,6 +273,7 @@ bool node::admit(const std::shared_ptr<connection>& c, const protocol::hello& h)
   established_[h.id] = c;
   const bool dialable = protocol::is_dialable(advertised, protocol::is_loopback(listen_));
   if (dialable) table_.connected(advertised, clock::now());
+  configured_.connected(advertised);
   log_line(log_level::info) << "connected " << c->four_tuple() << " " << to_string(c->dir())
                             << " peer " << protocol::to_hex(h.id).substr(0, 8) << " \""
                             << cleaned.name << "\" listening on "
@@ -287,6 +287,7 @@ bool node::connected_to(const protocol::endpoint& address) const {
 }
 
 void node::forget(const std::shared_ptr<connection>& c) {
+  peers_asked_.erase(c);
   closed_bytes_sent_ += c->bytes_sent();
   closed_bytes_received_ += c->bytes_received();
   const auto it = established_.find(c->peer_hello()->id);
@@ -301,7 +302,11 @@ bool node::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
   if (std::holds_alternative<protocol::get_peers>(m)) {
     c->send(peers_for(*c));
   } else if (const auto* p = std::get_if<protocol::peers>(&m)) {
-    learn(*p);
+    if (peers_asked_.erase(c)) {
+      learn(*c, *p);
+    } else {
+      log_line(log_level::debug) << "ignored peers nobody asked for from " << c->four_tuple();
+    }
   } else if (std::holds_alternative<protocol::hello>(m)) {
     c->close("second hello on an established connection");
     return false;
@@ -311,34 +316,12 @@ bool node::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
   return true;  // keepalive: receiving it already refreshed the idle deadline
 }
 
-protocol::peers node::peers_for(const connection& asker) const {
-  protocol::peers reply;
-  const bool loopback_only = protocol::is_loopback(listen_);
-  for (const auto& [id, c] : established_) {
-    if (reply.addresses.size() >= protocol::max_peers_per_message) break;
-    if (c.get() == &asker || !protocol::is_dialable(c->advertised(), loopback_only)) continue;
-    reply.addresses.push_back(c->advertised());
-  }
-  return reply;
-}
-
-void node::learn(const protocol::peers& m) {
-  const bool loopback_only = protocol::is_loopback(listen_);
-  for (const auto& address : m.addresses) {
-    if (address == listen_ || !protocol::is_dialable(address, loopback_only)) continue;
-    if (table_.add(address, peer_table::origin::learned, clock::now())) {
-      log_line(log_level::debug) << "learned of peer " << protocol::to_string(address);
-      learned_ = true;
-      wake_dialer();
-    }
-  }
-}
-
 node_status node::status() const {
   node_status s{};
   s.id = protocol::to_hex(id_);
   s.name = settings_.name;
   s.listen = listen_;
+  s.lan_discovery = beacon_on_;
   s.connections = established_.size();
   s.handshakes = handshaking_.size();
   s.known_peers = table_.size();

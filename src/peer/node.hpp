@@ -15,7 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "peer/configured_peers.hpp"
 #include "peer/connection.hpp"
+#include "peer/lan_beacon.hpp"
 #include "peer/peer_table.hpp"
 #include "peer/settings.hpp"
 #include "peer/store.hpp"
@@ -51,6 +53,7 @@ struct node_status {
   std::string id;
   std::string name;
   protocol::endpoint listen;
+  bool lan_discovery;  // beacons sent and heeded
   std::size_t connections;
   std::size_t handshakes;
   std::size_t known_peers;
@@ -64,14 +67,16 @@ class node {
   node(asio::io_context& io, node_settings settings, protocol::node_id id);
 
   // Loads the data directory's catalog, then socket → bind → listen, and
-  // starts accepting, dialing and resuming downloads. Fails (e.g. address in
-  // use) without starting anything.
+  // starts accepting, dialing, LAN discovery and resuming downloads. Fails
+  // (e.g. address in use, or a loopback --listen with a --peer on another
+  // machine) without starting anything.
   protocol::result<std::monostate> start();
   // Stops accepting, dialing and transferring, and closes every connection.
   void stop();
 
   const protocol::node_id& id() const { return id_; }
   const protocol::endpoint& listen_endpoint() const { return listen_; }
+  bool lan_discovery() const { return beacon_on_; }
 
   node_status status() const;
   swarm& transfers() { return swarm_; }
@@ -97,8 +102,12 @@ class node {
   bool connected_to(const protocol::endpoint& address) const;
   // Handles one message of an established session; false to close it.
   bool handle(const std::shared_ptr<connection>& c, protocol::message& m);
+  // Sends get_peers unless one is already unanswered on that connection.
+  void ask_peers(const std::shared_ptr<connection>& c);
   protocol::peers peers_for(const connection& asker) const;
-  void learn(const protocol::peers& m);
+  void learn(const connection& from, const protocol::peers& m);
+  void start_lan_discovery();
+  void heard_beacon(const protocol::endpoint& address);
 
   asio::io_context& io_;
   node_settings settings_;
@@ -118,7 +127,13 @@ class node {
   peer_table table_;
   store store_;
   swarm swarm_;
+  configured_peers configured_;  // --peer, names looked up
+  lan_beacon beacon_;
+  bool beacon_on_ = false;
   std::set<std::shared_ptr<connection>> handshaking_;
+  // Connections asked get_peers and not answered yet: only they may send
+  // `peers` (anything else could inject addresses for us to dial).
+  std::set<std::shared_ptr<connection>> peers_asked_;
   std::map<protocol::node_id, std::shared_ptr<connection>> established_;
   std::set<asio::ip::tcp::socket*> dialing_;  // connects in progress
   std::uint64_t closed_bytes_sent_ = 0;       // traffic of connections already gone

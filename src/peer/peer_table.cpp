@@ -84,6 +84,13 @@ void peer_table::mark_self(const protocol::endpoint& address) {
   upsert(address, origin::learned, {}).current = state::self;
 }
 
+bool peer_table::forget(const protocol::endpoint& address) {
+  const auto it = entries_.find(address);
+  if (it == entries_.end() || it->second.current != state::idle) return false;
+  entries_.erase(it);
+  return true;
+}
+
 peer_table::entry& peer_table::upsert(const protocol::endpoint& address, origin source,
                                       time_point now) {
   auto [it, inserted] = entries_.try_emplace(address, entry{source, state::idle, 0, now});

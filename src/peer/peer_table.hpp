@@ -42,6 +42,9 @@ class peer_table {
   void disconnected(const protocol::endpoint& address, time_point now);
   // The address turned out to be our own: never dial it again.
   void mark_self(const protocol::endpoint& address);
+  // Drops an address nobody is connected to or dialing (a host name now
+  // resolves elsewhere); false if it is in use or unknown.
+  bool forget(const protocol::endpoint& address);
 
   std::size_t size() const { return entries_.size(); }
   const std::map<protocol::endpoint, entry>& entries() const { return entries_; }

@@ -70,10 +70,26 @@ struct swarm_settings {
   bool corrupt_uploads = false;        // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
 };
 
+// The LAN beacon (docs/protocol.md §12): multicast on the local network only.
+struct lan_discovery_settings {
+  bool enabled = true;  // --no-discovery; never on for a node that listens on loopback
+  protocol::endpoint group = *protocol::parse_endpoint("239.192.76.80:7071");
+  duration first_interval = 1s;              // beacons at start, then 1 s, 2 s, 4 s, … later,
+  duration max_interval = 30s;               // then every 30 s
+  std::size_t max_received_per_second = 20;  // datagrams beyond this are dropped unparsed
+};
+
 struct node_settings {
   std::filesystem::path data_dir;
-  protocol::endpoint listen = *protocol::parse_endpoint("127.0.0.1:7070");
-  std::vector<protocol::endpoint> bootstrap_peers;  // --peer
+  // Every interface, IPv6 and IPv4 (dual stack), as P2P clients do; 0.0.0.0
+  // where the system has no IPv6.
+  protocol::endpoint listen = *protocol::parse_endpoint("[::]:7070");
+  std::vector<protocol::endpoint> bootstrap_peers;   // --peer IP:PORT
+  std::vector<protocol::host_port> bootstrap_hosts;  // --peer NAME:PORT, looked up at start
+  duration re_resolve_interval =
+      10s;  // a name whose dials fail is looked up again at most this often
+  duration max_resolve_backoff =
+      60s;  // a name that does not resolve is retried 1 s, 2 s, … to this
   std::string name;
   std::uint64_t up_limit_bytes_per_second = 0;  // whole node; 0 = unlimited
   std::uint64_t down_limit_bytes_per_second = 0;
@@ -90,6 +106,7 @@ struct node_settings {
 
   connection_settings connection;
   discovery_settings discovery;
+  lan_discovery_settings lan;
   swarm_settings swarm;
 };
 

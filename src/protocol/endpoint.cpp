@@ -101,4 +101,78 @@ bool is_dialable(const endpoint& e, bool loopback_only) {
   return !loopback_only || is_loopback(e);
 }
 
+bool is_link_local(const endpoint& e) {
+  if (const auto* v4 = v4_bytes(e)) return v4[0] == 169 && v4[1] == 254;
+  return e.ip[0] == 0xfe && (e.ip[1] & 0xc0) == 0x80;
+}
+
+address_scope scope_of(const endpoint& e) {
+  if (is_loopback(e)) return address_scope::host;
+  if (is_link_local(e)) return address_scope::link;
+  return address_scope::network;
+}
+
+bool is_meaningful_to(const endpoint& address, const endpoint& peer) {
+  const auto peer_scope = scope_of(peer);
+  switch (scope_of(address)) {
+    case address_scope::host:
+      return peer_scope == address_scope::host;
+    case address_scope::link:
+      if (!v4_bytes(address)) return false;  // fe80::/10 means nothing without its zone
+      return peer_scope != address_scope::network;
+    case address_scope::network:
+      return true;
+  }
+  return false;
+}
+
+bool is_host_name(std::string_view name) {
+  if (name.ends_with('.')) name.remove_suffix(1);  // the root: "teacher.local."
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t label = 0;
+  char previous = '.';
+  for (const char c : name) {
+    if (c == '.') {
+      if (label == 0 || previous == '-') return false;
+      label = 0;
+    } else {
+      const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (!alnum && (c != '-' || label == 0)) return false;
+      if (++label > 63) return false;
+    }
+    previous = c;
+  }
+  return previous != '-';
+}
+
+result<host_port> parse_host_port(std::string_view text) {
+  if (auto literal = parse_endpoint(text)) {
+    return host_port{ip_to_string(*literal), literal->port, true, *literal};
+  } else if (text.starts_with('[')) {
+    return error{literal.error_message()};
+  }
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return error{"expected HOST:PORT"};
+  const auto host = text.substr(0, colon);
+  if (host.find(':') != std::string_view::npos)
+    return error{"an IPv6 address goes in brackets, e.g. [::1]:7070"};
+  // Only digits and dots: meant as an IPv4 address, and not a valid one.
+  if (!host.empty() && host.find_first_not_of("0123456789.") == std::string_view::npos)
+    return error{"invalid IP address"};
+  if (!is_host_name(host)) return error{"invalid host name"};
+  // The port: reuse the literal parser's checks on a stand-in address.
+  const auto port = parse_endpoint("0.0.0.0" + std::string(text.substr(colon)));
+  if (!port) return error{port.error_message()};
+  std::string name(host);
+  if (name.ends_with('.')) name.pop_back();
+  for (auto& c : name)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return host_port{std::move(name), port->port, false, {}};
+}
+
+std::string to_string(const host_port& h) {
+  if (h.is_literal) return to_string(h.literal);
+  return h.host + ":" + std::to_string(h.port);
+}
+
 }  // namespace peerlab::protocol

@@ -37,4 +37,33 @@ bool is_multicast_or_broadcast(const endpoint& e);
 // accepts loopback addresses, since it could reach nothing else.
 bool is_dialable(const endpoint& e, bool loopback_only);
 
+bool is_link_local(const endpoint& e);  // 169.254.0.0/16, fe80::/10
+
+// How far an address means the same machine: only on this host (loopback),
+// only on one link (link-local), or across networks (everything else).
+enum class address_scope { host, link, network };
+address_scope scope_of(const endpoint& e);
+
+// Whether a node that we see at `peer` could dial `address`: a loopback
+// address means another machine to a peer on another host, and a link-local
+// one needs the same link (IPv6 link-local needs a zone the wire does not
+// carry, so it is never passed on at all). Used both ways: what we tell a
+// peer, and what we accept from one.
+bool is_meaningful_to(const endpoint& address, const endpoint& peer);
+
+// A --peer value: an IP literal ("10.0.0.5:7070", "[::1]:7070") or a host
+// name ("teacher.local:7070"), with a port.
+struct host_port {
+  std::string host;  // a name in lower case, or an IP literal without brackets
+  std::uint16_t port = 0;
+  bool is_literal = false;  // then `literal` holds the parsed address
+  endpoint literal;
+};
+result<host_port> parse_host_port(std::string_view text);
+std::string to_string(const host_port& h);
+
+// A DNS host name (RFC 1123): labels of letters, digits and hyphens, at most
+// 63 bytes each and 253 in all, not starting or ending with a hyphen.
+bool is_host_name(std::string_view name);
+
 }  // namespace peerlab::protocol

@@ -26,6 +26,7 @@ import re
 import selectors
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -727,41 +728,59 @@ class SlowPeersTest(ChunkScenario):
 
 
 class PeerListsTest(HostilePeerCase):
+    """Addresses come only in answers: a node takes `peers` from a connection
+    it asked (get_peers, one outstanding per connection) and ignores any other
+    (docs/protocol.md §7.5)."""
+
     NODE, FAKE, LISTENER = ip(70), ip(71), ip(72)
 
-    def test_a_peer_list_of_100_000_addresses_keeps_the_table_bounded(self):
+    def introducer(self, node, addresses, name):
+        """A connected fake that answers the node's get_peers with `addresses`."""
+        answered = threading.Event()
+
+        def answer(peer, message):
+            peer.answer(wire.peers(addresses))
+            answered.set()
+
+        fake = self.connected_fake(node, self.FAKE, name=name, handlers={wire.GET_PEERS: answer})
+        self.assertTrue(answered.wait(e2e.seconds(10)), f"{node.name} asks a new peer for its peers")
+        return fake
+
+    def test_unasked_peer_lists_are_ignored_and_answers_keep_the_table_bounded(self):
         node = self.node("gossip", f"{self.NODE}:0", f"{self.NODE}:0").start()
-        fake = self.connected_fake(node, self.FAKE, name="gossiper")
+        flooder = self.introducer(node, [], "flooder")
         rss_before = node.rss_kib()
         # 100 000 distinct loopback addresses where nobody listens, 200 per message
-        # (the most one message may carry), as fast as the socket takes them.
+        # (the most one message may carry), as fast as the socket takes them: unasked.
         addresses = [(ip(200 + i // 4500), 61000 + i % 4500) for i in range(100_000)]
-        most = 0
         for start in range(0, len(addresses), wire.MAX_PEERS_PER_MESSAGE):
-            self.assertTrue(fake.send(wire.peers(addresses[start:start + wire.MAX_PEERS_PER_MESSAGE])),
+            self.assertTrue(flooder.send(wire.peers(addresses[start:start + wire.MAX_PEERS_PER_MESSAGE])),
                             "valid peers messages must not close the connection")
-            if start % 20_000 == 0:
-                most = max(most, node.status()["known_peers"])
-        fake.send(wire.get_peers())  # answered once everything before it was read
-        fake.wait_message(wire.PEERS, 30)
-        status = node.status()
-        most = max(most, status["known_peers"])
-        sys.stderr.write(f"\n100 000 addresses: the node remembers {status['known_peers']} (at most {most})\n")
+        flooder.send(wire.get_peers())  # answered once everything before it was read
+        flooder.wait_message(wire.PEERS, 30)
+        self.assertEqual(node.status()["known_peers"], 0, "no unasked address is remembered")
+        self.assertFalse(flooder.closed, "unasked peers messages are ignored, not a violation")
+        self.assert_rss_growth_bounded(node, rss_before, "100 000 unasked addresses")
+        # Answers from 6 peers, 200 addresses each: the table keeps at most 1000.
+        most = 0
+        for i in range(6):
+            chunk = addresses[i * 200:(i + 1) * 200]
+            self.introducer(node, chunk, f"introducer-{i}")
+            most = max(most, node.status()["known_peers"])
+        e2e.wait_until(lambda: node.status()["known_peers"] > 0, 10, "answered addresses to be remembered")
+        most = max(most, node.status()["known_peers"])
+        sys.stderr.write(f"\n1200 answered addresses: the node remembers at most {most}\n")
         self.assertLessEqual(most, 1000, "a node remembers at most 1000 addresses")
-        self.assertGreater(status["known_peers"], 0, "the addresses were read and some remembered")
-        self.assertFalse(fake.closed, "valid peers messages are no violation")
-        self.assert_rss_growth_bounded(node, rss_before, "100 000 addresses")
 
     def test_unspecified_multicast_foreign_and_own_addresses_are_ignored(self):
         node = self.node("filter", f"{self.NODE}:0", f"{self.NODE}:0", log_level="debug").start()
-        fake = self.connected_fake(node, self.FAKE, name="poisoner")
         own_ip, own_port = e2e.split_endpoint(node.listen)
         bad = [("0.0.0.0", 7070), ("224.0.0.1", 7070), ("239.255.255.250", 1900), ("255.255.255.255", 7070),
                ("192.0.2.1", 7070), ("198.51.100.7", 7070), ("203.0.113.9", 7070), ("10.11.12.13", 7070),
                ("::", 7070), ("ff02::1", 7070), ("2001:db8::1", 7070), ("::ffff:192.0.2.1", 7070),
                ("::ffff:224.0.0.1", 7070), (ip(73), 0), (own_ip, own_port)]
         control = (ip(74), 61234)  # loopback, nobody listens: remembered, as it should be
-        fake.send(wire.peers(bad + [control]))
+        fake = self.introducer(node, bad + [control], "poisoner")
         fake.send(wire.get_peers())
         fake.wait_message(wire.PEERS, 10)
 
@@ -789,17 +808,16 @@ class PeerListsTest(HostilePeerCase):
 
         listener = wire.FakeListener(self.LISTENER, impostor)
         self.addCleanup(listener.close)
-        fake = self.connected_fake(node, self.FAKE, name="introducer")
         since = len(node.log())
-        fake.send(wire.peers([(listener.ip, listener.port)]))
+        self.introducer(node, [(listener.ip, listener.port)], "introducer")
         e2e.wait_until(lambda: listener.count() >= 1, 15, "the node to dial the advertised address")
         self.wait_log(node, r"closed \S+ -> " + re.escape(listener.address) + r": connection to ourselves", since)
         # Redials would come after 1 s, 2 s, 4 s of backoff: none may come.
         e2e.hold_for(lambda: listener.count() == 1, 7.5, "a single dial of our own address")
         states = {k["address"]: k["state"] for k in node.api("/api/known-peers")}
         self.assertEqual(states.get(listener.address), "self", states)
-        # Advertised again, it is still not dialed.
-        fake.send(wire.peers([(listener.ip, listener.port)]))
+        # Advertised again (by another peer), it is still not dialed.
+        self.introducer(node, [(listener.ip, listener.port)], "second-introducer")
         e2e.hold_for(lambda: listener.count() == 1, 2, "no dial after a second advertisement")
         self.assertNotIn("".join(f"{b:02x}" for b in own_id), node.peer_by_id(), "a node never lists itself")
 

@@ -151,5 +151,66 @@ TEST(Endpoint, EqualityComparesFamilyAddressAndPort) {
   EXPECT_NE(parsed("127.0.0.1:1"), parsed("[::ffff:127.0.0.1]:1"));
 }
 
+TEST(Endpoint, ScopeOfAnAddress) {
+  EXPECT_EQ(scope_of(parsed("127.0.0.9:1")), address_scope::host);
+  EXPECT_EQ(scope_of(parsed("[::1]:1")), address_scope::host);
+  EXPECT_EQ(scope_of(parsed("[::ffff:127.0.0.1]:1")), address_scope::host);
+  EXPECT_EQ(scope_of(parsed("169.254.3.4:1")), address_scope::link);
+  EXPECT_EQ(scope_of(parsed("[fe80::1]:1")), address_scope::link);
+  EXPECT_EQ(scope_of(parsed("[febf::1]:1")), address_scope::link);
+  EXPECT_EQ(scope_of(parsed("[fec0::1]:1")), address_scope::network);
+  EXPECT_EQ(scope_of(parsed("10.77.0.1:1")), address_scope::network);
+  EXPECT_EQ(scope_of(parsed("[2001:db8::1]:1")), address_scope::network);
+}
+
+TEST(Endpoint, LoopbackAddressesMeanNothingToAPeerOnAnotherHost) {
+  const auto lan_peer = parsed("10.77.0.2:5000");
+  const auto local_peer = parsed("127.0.0.5:5000");
+  EXPECT_FALSE(is_meaningful_to(parsed("127.0.0.2:7070"), lan_peer));
+  EXPECT_FALSE(is_meaningful_to(parsed("[::1]:7070"), lan_peer));
+  EXPECT_TRUE(is_meaningful_to(parsed("127.0.0.2:7070"), local_peer));
+  EXPECT_TRUE(is_meaningful_to(parsed("10.77.0.3:7070"), lan_peer));
+  EXPECT_TRUE(is_meaningful_to(parsed("10.77.0.3:7070"), local_peer));
+  // Link-local IPv4 only within a link; IPv6 link-local never (no zone on the wire).
+  EXPECT_TRUE(is_meaningful_to(parsed("169.254.1.1:7070"), parsed("169.254.9.9:1")));
+  EXPECT_FALSE(is_meaningful_to(parsed("169.254.1.1:7070"), lan_peer));
+  EXPECT_FALSE(is_meaningful_to(parsed("[fe80::1]:7070"), parsed("[fe80::2]:1")));
+  EXPECT_FALSE(is_meaningful_to(parsed("[fe80::1]:7070"), local_peer));
+}
+
+TEST(Endpoint, HostPortTakesLiteralsAndHostNames) {
+  const auto literal = parse_host_port("10.77.0.1:7070");
+  ASSERT_TRUE(literal.ok());
+  EXPECT_TRUE(literal->is_literal);
+  EXPECT_EQ(literal->literal, parsed("10.77.0.1:7070"));
+  const auto v6 = parse_host_port("[::1]:7070");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_TRUE(v6->is_literal);
+  EXPECT_EQ(to_string(*v6), "[::1]:7070");
+  const auto name = parse_host_port("Teacher.Local.:7070");
+  ASSERT_TRUE(name.ok());
+  EXPECT_FALSE(name->is_literal);
+  EXPECT_EQ(name->host, "teacher.local");
+  EXPECT_EQ(name->port, 7070);
+  EXPECT_EQ(to_string(*name), "teacher.local:7070");
+  EXPECT_TRUE(parse_host_port("lab-pc-3:1").ok());
+}
+
+TEST(Endpoint, HostPortRejectsWhatNoResolverShouldSee) {
+  for (const auto* text :
+       {"teacher", "teacher:", "teacher:0x1", "teacher:70000", ":7070", "-lead.local:7070",
+        "lead-.local:7070", "a..b:7070", "a b:7070", "a_b:7070", "::1:7070", "[::1:7070",
+        "10.0.0.256:7070", "1.2.3:7070", "t\x00x:7070"}) {
+    EXPECT_FALSE(parse_host_port(text).ok()) << text;
+  }
+  EXPECT_FALSE(parse_host_port(std::string(64, 'a') + ".local:1").ok()) << "label over 63";
+  EXPECT_FALSE(
+      parse_host_port(
+          std::string(250, 'a').replace(60, 1, ".").replace(120, 1, ".").replace(180, 1, ".") +
+          ".abcd:1")
+          .ok())
+      << "name over 253";
+}
+
 }  // namespace
 }  // namespace peerlab::protocol

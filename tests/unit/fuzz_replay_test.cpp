@@ -66,6 +66,9 @@ TEST(FuzzReplay, RangeParser) {
 TEST(FuzzReplay, RateParser) {
   replay("rate", fuzz_rate);
 }
+TEST(FuzzReplay, BeaconParser) {
+  replay("beacon", fuzz_beacon);
+}
 
 // What the fuzzers found, pinned down as behaviour.
 

@@ -59,5 +59,33 @@ TEST(HostCheck, ActionsFromAnotherOriginAre403) {
       << "reads are protected by the browser's same-origin policy";
 }
 
+TEST(HostCheck, EveryLocalAddressHostNameDotLocalAndAllowedHostsAreAccepted) {
+  // What `peerlab node` passes: its names, NAME.local, its interface
+  // addresses as text and every --allow-host.
+  const std::vector<std::string> lan{"localhost", "lab-pc",  "lab-pc.local",
+                                     "10.77.0.1", "fd00::1", "classroom.example"};
+  const auto status = [&](const char* host) {
+    const auto refusal =
+        check_host_and_origin(make("GET", {{"host", host}}, "10.77.0.2:8080"), lan);
+    return refusal ? refusal->status : 200;
+  };
+  for (const auto* host : {"10.77.0.1:8080", "10.77.0.2:8080", "[fd00::1]:8080", "[FD00:0::1]",
+                           "lab-pc.local:8080", "LAB-PC.LOCAL.", "classroom.example:8080"}) {
+    EXPECT_EQ(status(host), 200) << host;
+  }
+  for (const auto* host : {"10.77.0.3:8080", "[fd00::2]:8080", "other.local", "example"})
+    EXPECT_EQ(status(host), 403) << host;
+}
+
+TEST(HostCheck, A403NamesTheAllowHostFlagAndTheNameButEchoesNoOtherBytes) {
+  const auto refusal = check_host_and_origin(make("GET", {{"host", "Laptop.local:8080"}}), names);
+  ASSERT_TRUE(refusal);
+  EXPECT_NE(refusal->body.find("--allow-host laptop.local"), std::string::npos) << refusal->body;
+  const auto odd = check_host_and_origin(make("GET", {{"host", "<script>x"}}), names);
+  ASSERT_TRUE(odd);
+  EXPECT_NE(odd->body.find("--allow-host NAME"), std::string::npos) << odd->body;
+  EXPECT_EQ(odd->body.find("<script>"), std::string::npos) << odd->body;
+}
+
 }  // namespace
 }  // namespace peerlab::http

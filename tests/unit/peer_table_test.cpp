@@ -114,5 +114,16 @@ TEST(PeerTable, StaysWithinItsBoundEvictingOnlyFailedLearnedAddresses) {
   EXPECT_LE(table.size(), 10u);
 }
 
+TEST(PeerTable, ForgetDropsAnIdleAddressButNotOneInUse) {
+  peer_table table({});
+  table.add(address(1), origin::configured, t0);
+  table.add(address(2), origin::configured, t0);
+  table.connected(address(2), t0);
+  EXPECT_TRUE(table.forget(address(1)));
+  EXPECT_FALSE(table.forget(address(2))) << "connected: kept";
+  EXPECT_FALSE(table.forget(address(3))) << "unknown";
+  EXPECT_EQ(table.size(), 1u);
+}
+
 }  // namespace
 }  // namespace peerlab::peer
