@@ -119,6 +119,10 @@ int run_node(const node_options& options) {
   http::api_context context{node, {}, peer::random_hex(16), host_names()};
   http::server_settings web_settings;
   web_settings.upload_limit = &node.upload_limiter();
+  web_settings.input_budget = &node.input_budget();
+  web_settings.screen = [&context](const http::request& head) {
+    return http::screen_request(context, head);
+  };
   http::server web(io, web_settings, [&context](http::request r) {
     return http::handle_request(context, std::move(r));
   });

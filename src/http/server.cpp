@@ -12,6 +12,7 @@
 
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
+#include "peer/memory_budget.hpp"
 #include "peer/rate_limiter.hpp"
 #include "peer/send_file.hpp"
 #include "peer/socket_queues.hpp"
@@ -60,11 +61,18 @@ struct server::client {
   }
 };
 
+namespace {
+protocol::endpoint ip_of(protocol::endpoint e) {
+  e.port = 0;
+  return e;
+}
+}  // namespace
+
 // At the connection cap, a new client takes the place of one that holds a
 // socket without being served: the longest idle keep-alive connection, else
 // the slowest request still being read (slowloris). Clients being answered
 // are never cut off. False if there is none to take.
-bool server::evict_one() {
+bool server::evict_one(const protocol::endpoint* ip) {
   client* victim = nullptr;
   // Idle between requests (keep-alive) goes first; a client that has not sent
   // its first request yet is a reader like any other, and the newest of all.
@@ -74,18 +82,43 @@ bool server::evict_one() {
   for (const auto& c : clients_) {
     const std::string_view state = c->state;
     if (!c->socket.is_open() || (state != "idle" && state != "reading")) continue;
+    if (ip && ip_of(c->remote) != *ip) continue;
     if (!victim || rank(*c) < rank(*victim) ||
         (rank(*c) == rank(*victim) && c->state_since < victim->state_since)) {
       victim = c.get();
     }
   }
-  const auto open = std::count_if(clients_.begin(), clients_.end(),
-                                  [](const auto& c) { return c->socket.is_open(); });
-  if (static_cast<std::size_t>(open) < settings_.max_connections) return true;
   if (!victim) return false;
   std::error_code ignored;
   victim->socket.close(ignored);  // its serve() ends and forgets it
   return true;
+}
+
+// Open sockets of clients from `ip`, or of all clients (null).
+std::size_t server::open_from(const protocol::endpoint& ip) const {
+  return static_cast<std::size_t>(std::count_if(clients_.begin(), clients_.end(), [&](const auto& c) {
+    return c->socket.is_open() && ip_of(c->remote) == ip;
+  }));
+}
+
+bool server::begin_file_response(const client& c) {
+  const auto files_max = settings_.max_connections > settings_.sockets_reserved_for_api
+                             ? settings_.max_connections - settings_.sockets_reserved_for_api
+                             : 1;
+  auto& from_ip = file_responses_by_ip_[ip_of(c.remote)];
+  if (file_responses_ >= files_max || from_ip >= settings_.max_file_responses_per_ip) {
+    if (from_ip == 0) file_responses_by_ip_.erase(ip_of(c.remote));
+    return false;
+  }
+  ++file_responses_;
+  ++from_ip;
+  return true;
+}
+
+void server::end_file_response(const client& c) {
+  --file_responses_;
+  const auto it = file_responses_by_ip_.find(ip_of(c.remote));
+  if (it != file_responses_by_ip_.end() && --it->second == 0) file_responses_by_ip_.erase(it);
 }
 
 asio::awaitable<void> server::watch(std::shared_ptr<client> c) {
@@ -162,7 +195,16 @@ asio::awaitable<void> server::accept_loop() {
       co_await pause.async_wait(redirect_error(use_awaitable, ec));
       continue;
     }
-    if (clients_.size() >= settings_.max_connections && !evict_one()) {
+    const auto remote = ip_of(peer::from_asio(socket.remote_endpoint(ec)));
+    const auto open = static_cast<std::size_t>(std::count_if(
+        clients_.begin(), clients_.end(), [](const auto& c) { return c->socket.is_open(); }));
+    // One address may hold half the sockets at most: past that, its newcomer
+    // takes the place of its own idle client, never someone else's.
+    const bool room =
+        open_from(remote) >= settings_.max_connections_per_ip
+            ? evict_one(&remote)
+            : open < settings_.max_connections || evict_one();
+    if (!room) {
       // Every client is being answered. Best effort, never blocking the
       // loop: a short 503 and goodbye.
       const auto busy = serialize(error_response(503, "too many connections"), false, false);
@@ -182,6 +224,7 @@ asio::awaitable<void> server::accept_loop() {
 asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
   auto* socket = &c->socket;
   request_parser parser(settings_.limits);
+  peer::budget_share body_share(settings_.input_budget);  // the body being read
   std::string pending;  // bytes read but not yet parsed (pipelined requests)
   std::array<char, 16 * 1024> buffer;
   bool open = true;
@@ -229,7 +272,32 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
           c->expect_within(settings_.request_timeout);
         }
       }
-      pending.erase(0, parser.feed(pending));
+      if (parser.head_complete()) {
+        pending.erase(0, parser.feed(pending));
+        continue;
+      }
+      pending.erase(0, parser.feed_head(pending));
+      // The head is in and a body announced: screen the head (the API token)
+      // and charge the body to the node's budget before reading any of it.
+      if (parser.head_complete() && parser.current() == request_parser::state::need_more) {
+        std::optional<response> refusal;
+        if (settings_.screen) {
+          request head = parser.head();
+          head.local = c->local;
+          head.remote = c->remote;
+          refusal = settings_.screen(head);
+        }
+        if (!refusal && !body_share.resize(parser.body_expected())) {
+          refusal = error_response(503, "the server is busy; try again shortly");
+        }
+        if (refusal) {
+          // The unread body would be taken for the next request: close.
+          const auto bytes = serialize(*refusal, false, false);
+          co_await write(bytes);
+          open = false;
+          break;
+        }
+      }
     }
     if (!open) break;
 
@@ -240,12 +308,13 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
       break;
     }
     request req = parser.take();
+    body_share.resize(0);  // the body now belongs to the request being handled
     c->enter("handling");
     req.local = c->local;
     req.remote = c->remote;
     ++c->requests;
     ++stats_.requests_served;
-    const bool keep_alive = req.keep_alive();
+    bool keep_alive = req.keep_alive();
     const bool head = req.method == "HEAD";
     response resp;
     try {
@@ -255,10 +324,19 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
       peer::log_line(peer::log_level::error) << "http handler failed: " << e.what();
       resp = error_response(500, "internal error");
     }
+    // Downloads may fill only part of the sockets, and a few per address:
+    // the dashboard and the API always find one (server.hpp).
+    const bool file = resp.file && !head;
+    if (file && !begin_file_response(*c)) {
+      resp = error_response(503, "too many downloads at once; try again shortly");
+      resp.set_header("Retry-After", "5");
+      keep_alive = false;
+    }
     const auto bytes = serialize(resp, keep_alive && running_, head);
-    if (!co_await write(bytes)) break;
-    if (resp.file && !head && !co_await send_file(*c, *resp.file)) break;
-    if (!keep_alive) break;
+    bool sent = co_await write(bytes);
+    if (sent && resp.file && !head) sent = co_await send_file(*c, *resp.file);
+    if (resp.file && !head) end_file_response(*c);
+    if (!sent || !keep_alive) break;
   }
   std::error_code ignored;
   socket->shutdown(tcp::socket::shutdown_both, ignored);
@@ -271,13 +349,24 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
 }
 
 // Streams a file with sendfile(2) (peer/send_file.hpp): no copy through our
-// memory. Each wait for the client to read is bounded by the write timeout.
-// Under an upload limit the file goes in slices, each paid for once sent.
+// memory. Under an upload limit the file goes in slices, each paid for once
+// sent. The time spent on the socket is cut into windows, and each must
+// carry the minimum rate (server_settings): the watchdog wakes us at every
+// window's end, so a client that reads a few bytes now and then, and never
+// lets a write stall for the whole write timeout, is still let go.
 asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
   c.enter("writing");
   constexpr std::uint64_t limited_slice = 64 * 1024;
   auto* limit = settings_.upload_limit;
-  const std::function<void()> before_wait = [&] { c.expect_within(settings_.write_timeout); };
+  const auto window = settings_.send_rate_window;
+  const auto window_floor = static_cast<std::uint64_t>(
+      settings_.min_send_bytes_per_second *
+      std::chrono::duration_cast<std::chrono::duration<double>>(window).count());
+  auto window_end = clock::now() + window;
+  std::uint64_t window_bytes = 0;
+  const std::function<void()> before_wait = [&] {
+    c.expect_within(std::max(clock::duration::zero(), window_end - clock::now()));
+  };
   std::uint64_t sent = 0;
   while (sent < body.length && running_) {
     const bool limited = limit && limit->rate() > 0;
@@ -285,16 +374,37 @@ asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
     const auto r =
         co_await peer::send_file(c.socket, body.file->fd(), body.offset + sent, slice, before_wait);
     sent += r.sent;
+    window_bytes += r.sent;
     c.bytes_sent += r.sent;
     stats_.bytes_sent += r.sent;
-    if (r.error) co_return false;
+    if (r.error && !c.timed_out) co_return false;
+    if (r.error || clock::now() >= window_end) {
+      // A window is over (the watchdog cut the wait short, or it just ended).
+      if (window_bytes < window_floor) {
+        peer::log_line(peer::log_level::info)
+            << "http: closing " << protocol::to_string(c.remote) << ": " << window_bytes
+            << " bytes in " << std::chrono::duration_cast<std::chrono::seconds>(window).count()
+            << " s is below the minimum rate of " << settings_.min_send_bytes_per_second
+            << " bytes/s";
+        co_return false;
+      }
+      window_end = clock::now() + window;
+      window_bytes = 0;
+      c.timed_out = false;
+      continue;
+    }
     if (r.sent < slice) {
       // The file is shorter than when it was opened: the length we promised
       // cannot be kept, so the client must see the connection end.
       peer::log_line(peer::log_level::warn) << "http: a served file shrank while being sent";
       co_return false;
     }
-    if (limited) co_await limit->acquire(static_cast<std::size_t>(r.sent));
+    if (limited) {
+      // Waiting for our own upload limit is not the client's slowness.
+      const auto paused = clock::now();
+      co_await limit->acquire(static_cast<std::size_t>(r.sent));
+      window_end += clock::now() - paused;
+    }
   }
   co_return sent == body.length;
 }
