@@ -1,5 +1,6 @@
 // `peerlab node`: runs a node in the foreground until SIGINT or SIGTERM.
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -113,6 +114,12 @@ int run_node(const node_options& options) {
   settings.swarm.corrupt_uploads = std::getenv("PEERLAB_TEST_CORRUPT_UPLOADS") != nullptr;
   settings.name = protocol::printable_name(
       options.name.empty() ? std::filesystem::absolute(dir).filename().string() : options.name);
+
+  // Frame and body buffers of 256 KiB and more get pages of their own, given
+  // back to the system when freed: the memory budget (docs/security.md)
+  // then bounds what the process really holds. (glibc would otherwise raise
+  // this threshold after each such free and keep later buffers in its heap.)
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   asio::io_context io(1);  // one thread runs the whole network side
   peer::node node(io, settings, *id);
