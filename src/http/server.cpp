@@ -362,34 +362,42 @@ asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
   const auto window_floor = static_cast<std::uint64_t>(
       settings_.min_send_bytes_per_second *
       std::chrono::duration_cast<std::chrono::duration<double>>(window).count());
+  std::uint64_t sent = 0;
+  // What the client really took: bytes handed to the kernel minus those still
+  // in the socket's send queue. (Counting the former alone, the kernel's
+  // buffers, megabytes deep, would make any reader look fast for minutes.)
+  const auto delivered = [&] {
+    const auto queued = peer::queues_of(c.socket.native_handle()).send;
+    return sent - std::min<std::uint64_t>(sent, queued > 0 ? static_cast<std::uint64_t>(queued) : 0);
+  };
   auto window_end = clock::now() + window;
-  std::uint64_t window_bytes = 0;
+  std::uint64_t window_start = 0;  // delivered() when the window began
   const std::function<void()> before_wait = [&] {
     c.expect_within(std::max(clock::duration::zero(), window_end - clock::now()));
   };
-  std::uint64_t sent = 0;
   while (sent < body.length && running_) {
     const bool limited = limit && limit->rate() > 0;
     const auto slice = std::min(body.length - sent, limited ? limited_slice : body.length);
     const auto r =
         co_await peer::send_file(c.socket, body.file->fd(), body.offset + sent, slice, before_wait);
     sent += r.sent;
-    window_bytes += r.sent;
     c.bytes_sent += r.sent;
     stats_.bytes_sent += r.sent;
     if (r.error && !c.timed_out) co_return false;
     if (r.error || clock::now() >= window_end) {
       // A window is over (the watchdog cut the wait short, or it just ended).
-      if (window_bytes < window_floor) {
+      const auto now_delivered = std::max(window_start, delivered());
+      if (now_delivered - window_start < window_floor) {
         peer::log_line(peer::log_level::info)
-            << "http: closing " << protocol::to_string(c.remote) << ": " << window_bytes
+            << "http: closing " << protocol::to_string(c.remote) << ": "
+            << now_delivered - window_start
             << " bytes in " << std::chrono::duration_cast<std::chrono::seconds>(window).count()
             << " s is below the minimum rate of " << settings_.min_send_bytes_per_second
             << " bytes/s";
         co_return false;
       }
       window_end = clock::now() + window;
-      window_bytes = 0;
+      window_start = now_delivered;
       c.timed_out = false;
       continue;
     }

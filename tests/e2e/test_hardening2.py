@@ -220,7 +220,7 @@ class Flood:
 
 class AdmissionTest(Hardening2Case):
     NODE, FLOOD, NEWCOMER = ip(10), ip(11), ip(12)
-    NEWCOMERS = 8
+    NEWCOMERS = 6
 
     def test_a_flood_of_idle_connections_never_locks_a_newcomer_out(self):
         e2e.raise_fd_limit(4096)
@@ -246,9 +246,12 @@ class AdmissionTest(Hardening2Case):
                 finally:
                     latencies.append(time.monotonic() - started)
                 client.close()
-                # Let the flood re-fill the place the newcomer had.
-                e2e.wait_until(lambda: node.api("/api/status")["handshakes"] >= FLOOD_HELD - 1, 10,
-                               "the flood to fill the pool again")
+                # The next newcomer comes after the flood has re-opened half its
+                # connections again (its idle ones are closed at the 5 s deadline).
+                opened = flood.opened
+                e2e.wait_until(lambda: flood.opened >= opened + FLOOD_HELD // 2 and
+                               node.api("/api/status")["handshakes"] >= FLOOD_HELD - 1, 15,
+                               "the flood to churn and fill the pool again")
             sys.stderr.write(f"\nnewcomers during a flood of {flood.opened} connections: "
                              f"{', '.join(f'{t:.2f}s' for t in latencies)}\n")
         self.assertLessEqual(max(latencies), e2e.seconds(NEWCOMER_DEADLINE_S), latencies)
@@ -261,16 +264,20 @@ def timed_status(node, source_ip):
     """(status code, seconds) of one GET /api/status from source_ip."""
     host, port = e2e.split_endpoint(node.http)
     started = time.monotonic()
-    with socket.create_connection((host, port), timeout=e2e.seconds(5), source_address=(source_ip, 0)) as s:
-        s.sendall(f"GET /api/status HTTP/1.1\r\nHost: {node.http}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+    data = b""
+    try:
+        with socket.create_connection((host, port), timeout=e2e.seconds(5), source_address=(source_ip, 0)) as s:
+            s.sendall(f"GET /api/status HTTP/1.1\r\nHost: {node.http}\r\nConnection: close\r\n\r\n".encode())
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError as exc:
+        if not data:
+            return f"no answer: {exc}", time.monotonic() - started
     took = time.monotonic() - started
-    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else None
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else data[:40]
     return status, took
 
 
@@ -302,18 +309,21 @@ class SlowReadersTest(Hardening2Case):
                 pending = {}
         pump_sends(pending, 30, "slow readers' requests")
         # Every reader has asked; the ones the node let in are stuck writing.
-        e2e.wait_until(lambda: sum(c["state"] == "writing" for c in node.api("/api/http")["clients"]) >= 100,
-                       10, "the slow readers to hold downloads")
+        def held():
+            try:
+                return sum(c["state"] == "writing" for c in node.api("/api/http")["clients"]) >= 100
+            except e2e.urllib.error.HTTPError as exc:
+                return exc.code == 503  # the API itself starved: the checks below say so
+
+        e2e.wait_until(held, 10, "the slow readers to hold downloads")
         outcomes = []
         for _ in range(3):
             outcomes.append(timed_status(node, self.NODE))
-            started = time.monotonic()
+            started = time.monotonic()  # the CLI: process start, node.json, one HTTP request
             result = e2e.run_cli("status", "--dir", node.dir, "--json", timeout=10)
             outcomes.append((200 if result.returncode == 0 else result.stderr.strip(), time.monotonic() - started))
-        clients = node.api("/api/http")["clients"]
-        writing = sum(c["state"] == "writing" for c in clients)
-        sys.stderr.write(f"\n{SLOW_READERS} slow readers: {len(clients)} HTTP clients held, {writing} writing; "
-                         f"/api/status and peerlab status: {outcomes}\n")
+        sys.stderr.write(f"\n{SLOW_READERS} slow readers: /api/status and peerlab status: "
+                         f"{[(status, round(took, 3)) for status, took in outcomes]}\n")
         for status, took in outcomes:
             self.assertEqual(status, 200, outcomes)
             self.assertLessEqual(took, e2e.seconds(STATUS_DEADLINE_S), outcomes)
@@ -321,20 +331,30 @@ class SlowReadersTest(Hardening2Case):
     def test_a_client_reading_a_few_bytes_at_a_time_is_let_go(self):
         node, file_id = self.shared_node(64 * MiB)
         host, port = e2e.split_endpoint(node.http)
-        s = socket.create_connection((host, port), timeout=e2e.seconds(5), source_address=(self.READER_IPS[0], 0))
+        # A small receive buffer: the window re-opens, and the node's write makes
+        # progress, every few hundred bytes read, so no write timeout ever fires.
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sockets.append(s)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.bind((self.READER_IPS[0], 0))
+        s.settimeout(e2e.seconds(5))
+        s.connect((host, port))
         s.sendall(f"GET /files/{file_id} HTTP/1.1\r\nHost: {node.http}\r\n\r\n".encode())
         started = time.monotonic()
-        s.settimeout(0.5)
+        me = "%s:%d" % s.getsockname()
+        s.setblocking(False)
         closed_after = None
+        # Read 100 bytes every half second (never a stall, never a real
+        # download) until the node no longer lists this client: what the
+        # kernel already holds for us would take minutes to read at this pace.
         while time.monotonic() - started < e2e.seconds(40):
             try:
-                data = s.recv(100)  # 200 bytes a second: never a stall, never a real download
-            except socket.timeout:
-                continue
+                s.recv(100)
+            except BlockingIOError:
+                pass
             except OSError:
-                data = b""
-            if not data:
+                break
+            if me not in {c["remote"] for c in node.api("/api/http")["clients"]}:
                 closed_after = time.monotonic() - started
                 break
             time.sleep(0.5)
