@@ -9,6 +9,7 @@
 #include <asio/write.hpp>
 #include <csignal>
 #include <functional>
+#include <tuple>
 
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
@@ -70,35 +71,31 @@ protocol::endpoint ip_of(protocol::endpoint e) {
 
 // At the connection cap, a new client takes the place of one that holds a
 // socket without being served: the longest idle keep-alive connection, else
-// the slowest request still being read (slowloris). Clients being answered
-// are never cut off. False if there is none to take.
-bool server::evict_one(const protocol::endpoint* ip) {
-  client* victim = nullptr;
+// the slowest request still being read (slowloris), taken first from the
+// address holding the most sockets, so that one address flooding us churns
+// its own connections and not everyone else's. Clients being answered are
+// never cut off. False if there is none to take.
+bool server::evict_one() {
+  std::map<protocol::endpoint, std::size_t> held;
+  for (const auto& c : clients_) {
+    if (c->socket.is_open()) ++held[ip_of(c->remote)];
+  }
   // Idle between requests (keep-alive) goes first; a client that has not sent
   // its first request yet is a reader like any other, and the newest of all.
-  const auto rank = [](const client& c) {
-    return c.state == std::string_view("idle") && c.requests > 0 ? 0 : 1;
+  const auto rank = [&](const client& c) {
+    const bool idle = c.state == std::string_view("idle") && c.requests > 0;
+    return std::tuple(-static_cast<long>(held[ip_of(c.remote)]), idle ? 0 : 1, c.state_since);
   };
+  client* victim = nullptr;
   for (const auto& c : clients_) {
     const std::string_view state = c->state;
     if (!c->socket.is_open() || (state != "idle" && state != "reading")) continue;
-    if (ip && ip_of(c->remote) != *ip) continue;
-    if (!victim || rank(*c) < rank(*victim) ||
-        (rank(*c) == rank(*victim) && c->state_since < victim->state_since)) {
-      victim = c.get();
-    }
+    if (!victim || rank(*c) < rank(*victim)) victim = c.get();
   }
   if (!victim) return false;
   std::error_code ignored;
   victim->socket.close(ignored);  // its serve() ends and forgets it
   return true;
-}
-
-// Open sockets of clients from `ip`, or of all clients (null).
-std::size_t server::open_from(const protocol::endpoint& ip) const {
-  return static_cast<std::size_t>(std::count_if(clients_.begin(), clients_.end(), [&](const auto& c) {
-    return c->socket.is_open() && ip_of(c->remote) == ip;
-  }));
 }
 
 bool server::begin_file_response(const client& c) {
@@ -195,16 +192,9 @@ asio::awaitable<void> server::accept_loop() {
       co_await pause.async_wait(redirect_error(use_awaitable, ec));
       continue;
     }
-    const auto remote = ip_of(peer::from_asio(socket.remote_endpoint(ec)));
     const auto open = static_cast<std::size_t>(std::count_if(
         clients_.begin(), clients_.end(), [](const auto& c) { return c->socket.is_open(); }));
-    // One address may hold half the sockets at most: past that, its newcomer
-    // takes the place of its own idle client, never someone else's.
-    const bool room =
-        open_from(remote) >= settings_.max_connections_per_ip
-            ? evict_one(&remote)
-            : open < settings_.max_connections || evict_one();
-    if (!room) {
+    if (open >= settings_.max_connections && !evict_one()) {
       // Every client is being answered. Best effort, never blocking the
       // loop: a short 503 and goodbye.
       const auto busy = serialize(error_response(503, "too many connections"), false, false);
@@ -368,7 +358,8 @@ asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
   // buffers, megabytes deep, would make any reader look fast for minutes.)
   const auto delivered = [&] {
     const auto queued = peer::queues_of(c.socket.native_handle()).send;
-    return sent - std::min<std::uint64_t>(sent, queued > 0 ? static_cast<std::uint64_t>(queued) : 0);
+    return sent -
+           std::min<std::uint64_t>(sent, queued > 0 ? static_cast<std::uint64_t>(queued) : 0);
   };
   auto window_end = clock::now() + window;
   std::uint64_t window_start = 0;  // delivered() when the window began
@@ -390,8 +381,8 @@ asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
       if (now_delivered - window_start < window_floor) {
         peer::log_line(peer::log_level::info)
             << "http: closing " << protocol::to_string(c.remote) << ": "
-            << now_delivered - window_start
-            << " bytes in " << std::chrono::duration_cast<std::chrono::seconds>(window).count()
+            << now_delivered - window_start << " bytes in "
+            << std::chrono::duration_cast<std::chrono::seconds>(window).count()
             << " s is below the minimum rate of " << settings_.min_send_bytes_per_second
             << " bytes/s";
         co_return false;

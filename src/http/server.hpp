@@ -25,7 +25,7 @@
 namespace peerlab::peer {
 class rate_limiter;
 class memory_budget;
-}
+}  // namespace peerlab::peer
 
 namespace peerlab::http {
 
@@ -43,15 +43,17 @@ struct server_settings {
   // Of those, how many file downloads (/files) may hold at once: the rest stay
   // for the dashboard, the API and the CLI, whatever /files suffers.
   std::size_t sockets_reserved_for_api = 64;
-  std::size_t max_connections_per_ip = 128;  // half the sockets, at most, for one address
-  std::size_t max_file_responses_per_ip = 32;
+  // At the cap, a newcomer evicts an idle or reading client of the address
+  // holding the most sockets (server.cpp): a per-address share that bites
+  // only when the server is full, so a classroom behind one address is fine.
+  std::size_t max_file_responses_per_ip = 64;
   // A file download must move at least this much per window of time spent
   // on its socket (nginx's send_timeout, plus a floor): a client reading a
   // few bytes at a time cannot hold a socket for ever.
   std::size_t min_send_bytes_per_second = 4096;
   std::chrono::steady_clock::duration send_rate_window = 10s;
   parser_limits limits;
-  peer::rate_limiter* upload_limit = nullptr;  // file bodies share the node's upload limit
+  peer::rate_limiter* upload_limit = nullptr;   // file bodies share the node's upload limit
   peer::memory_budget* input_budget = nullptr;  // request bodies share the node's input budget
   head_screen screen;                           // e.g. the API token, checked before a body
 };
@@ -100,10 +102,8 @@ class server {
   struct client;
   asio::awaitable<void> serve(std::shared_ptr<client> c);
   asio::awaitable<void> watch(std::shared_ptr<client> c);
-  // Closes an idle or still-reading client to make room (of `ip` only, if
-  // given); false if there was none.
-  bool evict_one(const protocol::endpoint* ip = nullptr);
-  std::size_t open_from(const protocol::endpoint& ip) const;
+  // Closes an idle or still-reading client to make room; false if none.
+  bool evict_one();
   // Whether a file download may start for `c` now; if so it holds a place
   // until end_file_response.
   bool begin_file_response(const client& c);

@@ -175,8 +175,10 @@ result<int> create_private(const fs::path& path, std::uint64_t size) {
     ::unlink(temporary.c_str());
     return error{why};
   };
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return fail("cannot size " + path.string() + ": ");
-  if (::rename(temporary.c_str(), path.c_str()) != 0) return fail("cannot create " + path.string() + ": ");
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    return fail("cannot size " + path.string() + ": ");
+  if (::rename(temporary.c_str(), path.c_str()) != 0)
+    return fail("cannot create " + path.string() + ": ");
   return fd;
 }
 
@@ -184,14 +186,16 @@ result<int> create_private(const fs::path& path, std::uint64_t size) {
 // anything else that is not a regular file) found in its place.
 result<int> open_existing(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0 && errno == ELOOP) return error{path.string() + " is a symbolic link; refusing to follow it"};
+  if (fd < 0 && errno == ELOOP)
+    return error{path.string() + " is a symbolic link; refusing to follow it"};
   if (fd < 0) return error{"cannot open " + path.string() + ": " + errno_text()};
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return error{path.string() + " is not a regular file"};
   }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // O_NONBLOCK only kept a FIFO from hanging us
+  ::fcntl(fd, F_SETFL,
+          ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // O_NONBLOCK only kept a FIFO from hanging us
   return fd;
 }
 
@@ -200,7 +204,8 @@ result<int> open_existing(const fs::path& path) {
 result<std::monostate> store::open_partial(content& c, bool create) {
   // A download creates its files anew, and reopens them on resume, without
   // ever following a link someone planted at their paths (docs/security.md).
-  auto data_fd = create ? create_private(c.partial_path(), c.manifest.size) : open_existing(c.partial_path());
+  auto data_fd =
+      create ? create_private(c.partial_path(), c.manifest.size) : open_existing(c.partial_path());
   if (!data_fd) return error{data_fd.error_message()};
   c.partial = std::make_shared<file_handle>(*data_fd);
   auto map_fd = create ? create_private(chunk_map_path(c.id), c.manifest.chunk_count())

@@ -43,6 +43,7 @@ RSS_LIMIT_KIB = 128 * 1024   # issue 16: peak RSS at most 128 MiB in each memory
 RSS_LIMIT_ASAN_KIB = 384 * 1024  # ASan's shadow memory and quarantine on top
 FLOOD_HELD = 64              # the handshake pool's size
 SLOW_READERS = 4500
+MAX_HTTP_CONNECTIONS, API_RESERVED_SOCKETS, MAX_DOWNLOADS_PER_IP = 256, 64, 64  # http/server.hpp
 
 
 def ip(n):
@@ -299,7 +300,10 @@ class SlowReadersTest(Hardening2Case):
         request = f"GET /files/{file_id} HTTP/1.1\r\nHost: {node.http}\r\n\r\n".encode()
         pending = {}
         for i in range(SLOW_READERS):
-            s = non_blocking_connect((host, port), self.READER_IPS[i % len(self.READER_IPS)], rcvbuf=4096)
+            # The first wave from one address (it may hold 64 downloads, no
+            # more), the rest from 64 addresses.
+            source = self.READER_IPS[0] if i < 250 else self.READER_IPS[i % len(self.READER_IPS)]
+            s = non_blocking_connect((host, port), source, rcvbuf=4096)
             if s is None:
                 continue
             self.sockets.append(s)
@@ -322,7 +326,16 @@ class SlowReadersTest(Hardening2Case):
             started = time.monotonic()  # the CLI: process start, node.json, one HTTP request
             result = e2e.run_cli("status", "--dir", node.dir, "--json", timeout=10)
             outcomes.append((200 if result.returncode == 0 else result.stderr.strip(), time.monotonic() - started))
-        sys.stderr.write(f"\n{SLOW_READERS} slow readers: /api/status and peerlab status: "
+        writing_by_ip = {}
+        for c in node.api("/api/http")["clients"]:
+            if c["state"] == "writing":
+                reader_ip = e2e.split_endpoint(c["remote"])[0]
+                writing_by_ip[reader_ip] = writing_by_ip.get(reader_ip, 0) + 1
+        self.assertLessEqual(sum(writing_by_ip.values()), MAX_HTTP_CONNECTIONS - API_RESERVED_SOCKETS,
+                             "downloads took sockets reserved for the API")
+        self.assertLessEqual(max(writing_by_ip.values()), MAX_DOWNLOADS_PER_IP, writing_by_ip)
+        sys.stderr.write(f"\n{SLOW_READERS} slow readers: {sum(writing_by_ip.values())} downloads held by "
+                         f"{len(writing_by_ip)} addresses; /api/status and peerlab status: "
                          f"{[(status, round(took, 3)) for status, took in outcomes]}\n")
         for status, took in outcomes:
             self.assertEqual(status, 200, outcomes)
