@@ -277,7 +277,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
           head.remote = c->remote;
           refusal = settings_.screen(head);
         }
-        if (!refusal && !body_share.resize(parser.body_expected())) {
+        if (!refusal && !body_share.resize(parser.body_expected(), clock::now())) {
           refusal = error_response(503, "the server is busy; try again shortly");
         }
         if (refusal) {
@@ -298,7 +298,7 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
       break;
     }
     request req = parser.take();
-    body_share.resize(0);  // the body now belongs to the request being handled
+    body_share.resize(0, clock::now());  // the body now belongs to the request being handled
     c->enter("handling");
     req.local = c->local;
     req.remote = c->remote;
@@ -353,13 +353,19 @@ asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
       settings_.min_send_bytes_per_second *
       std::chrono::duration_cast<std::chrono::duration<double>>(window).count());
   std::uint64_t sent = 0;
-  // What the client really took: bytes handed to the kernel minus those still
-  // in the socket's send queue. (Counting the former alone, the kernel's
-  // buffers, megabytes deep, would make any reader look fast for minutes.)
+  // What the client really took since we began: bytes handed to the kernel
+  // (what its send queue held then, the response's head and an earlier
+  // response included, plus what we sent since) minus what the queue still
+  // holds. Counting bytes handed over alone, the kernel's buffers, megabytes
+  // deep, would make any reader look fast for minutes.
+  const auto queued = [&] {
+    const auto q = peer::queues_of(c.socket.native_handle()).send;
+    return q > 0 ? static_cast<std::uint64_t>(q) : std::uint64_t{0};
+  };
+  const std::uint64_t queued_before = queued();
   const auto delivered = [&] {
-    const auto queued = peer::queues_of(c.socket.native_handle()).send;
-    return sent -
-           std::min<std::uint64_t>(sent, queued > 0 ? static_cast<std::uint64_t>(queued) : 0);
+    const auto handed = queued_before + sent;
+    return handed - std::min(handed, queued());
   };
   auto window_end = clock::now() + window;
   std::uint64_t window_start = 0;  // delivered() when the window began

@@ -87,8 +87,14 @@ void connection::mark_established(const protocol::hello& peer_hello,
   write_signal_.cancel();  // the writer now waits with the keepalive interval
 }
 
+void connection::set_input_budget(memory_budget* budget) {
+  input_share_.emplace(budget, [this] {
+    close("gave way to others in the node's memory budget: a large frame unfinished for too long");
+  });
+}
+
 bool connection::hold_input() {
-  if (!input_share_ || input_share_->resize(decoder_.held_bytes())) return true;
+  if (!input_share_ || input_share_->resize(decoder_.held_bytes(), clock::now())) return true;
   close("over the node's memory budget for incoming data (" +
         std::to_string(decoder_.held_bytes()) + " bytes buffered)");
   return false;

@@ -44,8 +44,9 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // The node-wide budget that frames being received are charged to (may be
-  // null); a connection it cannot cover is closed.
-  void set_input_budget(memory_budget* budget) { input_share_.emplace(budget); }
+  // null); a connection it cannot cover is closed, and one sitting on a
+  // large unfinished frame may be closed to make room (memory_budget.hpp).
+  void set_input_budget(memory_budget* budget);
 
   // Where every message sent and received is recorded (may be null).
   void set_trace(trace_log* trace) { trace_ = trace; }

@@ -382,24 +382,26 @@ class SlowReadersTest(Hardening2Case):
 
 
 class MemoryTest(Hardening2Case):
-    NODE, PEERS, NO_HELLO, HTTP_CLIENTS = ip(30), ip(31), ip(32), ip(33)
+    NODE, PEERS, NO_HELLO, HTTP_CLIENTS, SEEDER = ip(30), ip(31), ip(32), ip(33), ip(34)
 
     def big_frame_head(self):
         return struct.pack(">I", 4 * MiB) + b"\x0d\x01"  # a "chunk" announced at 4 MiB
 
     def test_127_peers_each_holding_an_almost_complete_4_mib_frame(self):
         e2e.raise_fd_limit(2048)
-        node = self.node("target", f"{self.NODE}:0", f"{self.NODE}:0").start()
+        seeder = self.node("seeder", f"{self.SEEDER}:0", f"{self.SEEDER}:0").start()
+        source = os.path.join(self.tmp, "doc.bin")
+        e2e.write_random_file(source, 4 * MiB)
+        file_id = seeder.share(source)
+        node = self.node("target", f"{self.NODE}:0", f"{self.NODE}:0", peers=[seeder.listen]).start()
+        e2e.wait_until(lambda: node.file_entry(file_id), 15, "the target to list the seeder's file")
         target = e2e.split_endpoint(node.listen)
-        # 127 established peers: each says hello and is listed.
-        ids = []
+        # 127 more established peers (128 in all, the limit): each says hello and is listed.
         for i in range(127):
             s = socket.create_connection(target, timeout=e2e.seconds(5), source_address=(self.PEERS, 0))
             self.sockets.append(s)
-            node_id = os.urandom(16)
-            ids.append(node_id.hex())
-            s.sendall(e2e.frame(e2e.hello(node_id, 1, f"holder-{i}")))
-        e2e.wait_until(lambda: len(node.api("/api/peers")) >= 127, 20, "127 peers to be established")
+            s.sendall(e2e.frame(e2e.hello(os.urandom(16), 1, f"holder-{i}")))
+        e2e.wait_until(lambda: len(node.api("/api/peers")) >= 128, 20, "127 holders to be established")
         # Then all at once: 4 MiB frames, all but their last byte.
         frame = self.big_frame_head() + bytes(4 * MiB - 3)
         for s in self.sockets:
@@ -407,7 +409,14 @@ class MemoryTest(Hardening2Case):
         closed = pump_sends({s: frame for s in self.sockets}, 60, "4 MiB frames")
         wait_all_read(node.listen, self.sockets, "4 MiB frames")
         sys.stderr.write(f"\n127 almost complete 4 MiB frames: {closed} connections closed while sending, "
-                         f"{len(node.api('/api/peers'))} still listed\n")
+                         f"{len(node.api('/api/peers'))} peers still listed\n")
+        # While they hold what the budget has, an honest download still completes:
+        # holders of frames unfinished for 5 s give way to the seeder's chunks.
+        out = os.path.join(self.tmp, "out", "doc.bin")
+        os.makedirs(os.path.dirname(out))
+        result = node.get(file_id, out, quiet=True, timeout=90)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(e2e.sha256_file(out), e2e.sha256_file(source))
         self.assert_peak_within_budget(node, "127 peers holding 4 MiB frames")
 
     def test_64_connections_that_never_say_hello(self):
