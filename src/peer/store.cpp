@@ -201,7 +201,7 @@ result<int> open_existing(const fs::path& path) {
 
 }  // namespace
 
-result<std::monostate> store::open_partial(content& c, bool create) {
+result<std::monostate> store::open_partial(content& c, bool create) const {
   // A download creates its files anew, and reopens them on resume, without
   // ever following a link someone planted at their paths (docs/security.md).
   auto data_fd =

@@ -97,7 +97,7 @@ class store {
   result<std::monostate> save_catalog() const;
   fs::path manifest_path(const protocol::content_id& id) const;
   fs::path chunk_map_path(const protocol::content_id& id) const;
-  result<std::monostate> open_partial(content& c, bool create);
+  result<std::monostate> open_partial(content& c, bool create) const;
 
   fs::path dir_;
   std::map<protocol::content_id, content> items_;
