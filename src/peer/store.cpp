@@ -45,6 +45,45 @@ bool read_fully(int fd, std::uint8_t* out, std::uint64_t offset, std::uint32_t l
   return true;
 }
 
+// Creates `path` as a new, empty file of `size` bytes, never through a link
+// planted there: the file is made under a fresh name of its own (O_EXCL,
+// which also refuses to follow a symbolic link) and renamed over `path`.
+// rename(2) replaces a link itself, so whatever it pointed to is untouched.
+result<int> create_private(const fs::path& path, std::uint64_t size) {
+  std::string temporary = path.string() + ".XXXXXX";
+  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
+  if (fd < 0) return error{"cannot create " + path.string() + ": " + errno_text()};
+  ::fchmod(fd, 0644);
+  const auto fail = [&](const std::string& what) {
+    const std::string why = what + errno_text();
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    return error{why};
+  };
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    return fail("cannot size " + path.string() + ": ");
+  if (::rename(temporary.c_str(), path.c_str()) != 0)
+    return fail("cannot create " + path.string() + ": ");
+  return fd;
+}
+
+// Opens a file that an earlier run created, refusing a symbolic link (or
+// anything else that is not a regular file) found in its place.
+result<int> open_existing(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0 && errno == ELOOP)
+    return error{path.string() + " is a symbolic link; refusing to follow it"};
+  if (fd < 0) return error{"cannot open " + path.string() + ": " + errno_text()};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return error{path.string() + " is not a regular file"};
+  }
+  ::fcntl(fd, F_SETFL,
+          ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // O_NONBLOCK only kept a FIFO from hanging us
+  return fd;
+}
+
 }  // namespace
 
 content* store::find(const protocol::content_id& id) {
@@ -157,49 +196,6 @@ result<std::monostate> store::write_at(const file_handle& file, std::uint64_t of
   }
   return std::monostate{};
 }
-
-namespace {
-
-// Creates `path` as a new, empty file of `size` bytes, never through a link
-// planted there: the file is made under a fresh name of its own (O_EXCL,
-// which also refuses to follow a symbolic link) and renamed over `path`.
-// rename(2) replaces a link itself, so whatever it pointed to is untouched.
-result<int> create_private(const fs::path& path, std::uint64_t size) {
-  std::string temporary = path.string() + ".XXXXXX";
-  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
-  if (fd < 0) return error{"cannot create " + path.string() + ": " + errno_text()};
-  ::fchmod(fd, 0644);
-  const auto fail = [&](const std::string& what) {
-    const std::string why = what + errno_text();
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    return error{why};
-  };
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
-    return fail("cannot size " + path.string() + ": ");
-  if (::rename(temporary.c_str(), path.c_str()) != 0)
-    return fail("cannot create " + path.string() + ": ");
-  return fd;
-}
-
-// Opens a file that an earlier run created, refusing a symbolic link (or
-// anything else that is not a regular file) found in its place.
-result<int> open_existing(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0 && errno == ELOOP)
-    return error{path.string() + " is a symbolic link; refusing to follow it"};
-  if (fd < 0) return error{"cannot open " + path.string() + ": " + errno_text()};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return error{path.string() + " is not a regular file"};
-  }
-  ::fcntl(fd, F_SETFL,
-          ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // O_NONBLOCK only kept a FIFO from hanging us
-  return fd;
-}
-
-}  // namespace
 
 result<std::monostate> store::open_partial(content& c, bool create) const {
   // A download creates its files anew, and reopens them on resume, without
