@@ -79,8 +79,8 @@ result<int> open_existing(const fs::path& path) {
     ::close(fd);
     return error{path.string() + " is not a regular file"};
   }
-  ::fcntl(fd, F_SETFL,
-          ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);  // O_NONBLOCK only kept a FIFO from hanging us
+  // O_NONBLOCK only kept a FIFO planted there from hanging the open.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return fd;
 }
 
