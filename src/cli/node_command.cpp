@@ -1,5 +1,6 @@
 // `peerlab node`: runs a node in the foreground until SIGINT or SIGTERM.
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -182,11 +183,21 @@ int run_node(const node_options& options) {
   settings.name = protocol::printable_name(
       options.name.empty() ? std::filesystem::absolute(dir).filename().string() : options.name);
 
+  // Frame and body buffers of 256 KiB and more get pages of their own, given
+  // back to the system when freed: the memory budget (docs/security.md)
+  // then bounds what the process really holds. (glibc would otherwise raise
+  // this threshold after each such free and keep later buffers in its heap.)
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+
   asio::io_context io(1);  // one thread runs the whole network side
   peer::node node(io, settings, *id);
   http::api_context context{node, {}, peer::random_hex(16), host_names(options.allowed_hosts)};
   http::server_settings web_settings;
   web_settings.upload_limit = &node.upload_limiter();
+  web_settings.input_budget = &node.input_budget();
+  web_settings.screen = [&context](const http::request& head) {
+    return http::screen_request(context, head);
+  };
   http::server web(io, web_settings, [&context](http::request r) {
     return http::handle_request(context, std::move(r));
   });

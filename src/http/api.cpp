@@ -165,6 +165,8 @@ std::uint64_t query_number(std::string_view target, std::string_view name) {
 // (at most this long, well within the server's request deadline).
 constexpr std::uint64_t max_wait_ms = 5000;
 
+}  // namespace
+
 // Bearer token check for actions: constant-time, so timing leaks nothing.
 bool authorized(const api_context& ctx, const request& req) {
   const auto* header = req.header("authorization");
@@ -175,6 +177,8 @@ bool authorized(const api_context& ctx, const request& req) {
     diff |= (*header)[i] ^ expected[i];
   return diff == 0;
 }
+
+namespace {
 
 asio::awaitable<response> share(const api_context& ctx, const json& body) {
   if (!body.contains("path") || !body["path"].is_string()) {

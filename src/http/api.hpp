@@ -31,6 +31,9 @@ nlohmann::json transfer_json(const peer::transfer_info& t, bool with_chunks);
 nlohmann::json http_json(const server& web);
 nlohmann::json trace_json(const peer::trace_log& trace, std::uint64_t after);
 
+// Whether a request carries this node's API token (constant-time compare).
+bool authorized(const api_context& ctx, const request& req);
+
 // Routes one request; unknown paths get 404, wrong methods 405, actions
 // without the token 401.
 asio::awaitable<response> handle_api(const api_context& ctx, request req);

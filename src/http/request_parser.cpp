@@ -41,26 +41,30 @@ bool request::keep_alive() const {
   return true;
 }
 
-std::size_t request_parser::feed(std::string_view data) {
-  std::size_t used = 0;
-  if (state_ != state::need_more) return 0;
-  if (!in_body_) {
-    // Look for the blank line that ends the head, also across pieces.
-    const std::size_t search_from = head_.size() >= 3 ? head_.size() - 3 : 0;
-    const std::size_t room = limits_.max_head_bytes - head_.size();
-    const auto piece = data.substr(0, room);
-    head_.append(piece);
-    const auto end = head_.find("\r\n\r\n", search_from);
-    if (end == std::string::npos) {
-      if (head_.size() >= limits_.max_head_bytes) fail(431, "request head too large");
-      return piece.size();
-    }
-    used = piece.size() - (head_.size() - (end + 4));
-    head_.resize(end + 4);
-    parse_head();
-    if (state_ == state::error) return used;
-    in_body_ = true;
+std::size_t request_parser::feed_head(std::string_view data) {
+  if (state_ != state::need_more || in_body_) return 0;
+  // Look for the blank line that ends the head, also across pieces.
+  const std::size_t search_from = head_.size() >= 3 ? head_.size() - 3 : 0;
+  const std::size_t room = limits_.max_head_bytes - head_.size();
+  const auto piece = data.substr(0, room);
+  head_.append(piece);
+  const auto end = head_.find("\r\n\r\n", search_from);
+  if (end == std::string::npos) {
+    if (head_.size() >= limits_.max_head_bytes) fail(431, "request head too large");
+    return piece.size();
   }
+  const std::size_t used = piece.size() - (head_.size() - (end + 4));
+  head_.resize(end + 4);
+  parse_head();
+  if (state_ == state::error) return used;
+  in_body_ = true;
+  if (body_expected_ == 0) state_ = state::complete;
+  return used;
+}
+
+std::size_t request_parser::feed(std::string_view data) {
+  std::size_t used = feed_head(data);
+  if (state_ != state::need_more || !in_body_) return used;
   const auto take = std::min(data.size() - used, body_expected_ - request_.body.size());
   request_.body.append(data.substr(used, take));
   used += take;
@@ -139,8 +143,7 @@ void request_parser::parse_head() {
     if (length->empty() || ec != std::errc{} || ptr != end)
       return fail(400, "malformed Content-Length");
     if (n > limits_.max_body_bytes) return fail(413, "request body too large");
-    body_expected_ = n;
-    request_.body.reserve(n);
+    body_expected_ = n;  // reserved as it arrives, not on a header's word
   }
 }
 

@@ -26,6 +26,16 @@ class request_parser {
   // Consumes bytes of the current request from `data` and returns how many it
   // used; bytes after a complete request belong to the next one (pipelining).
   std::size_t feed(std::string_view data);
+  // Like feed(), but stops at the end of the head: the caller may look at the
+  // head (is the token there? may this body be buffered?) before it takes
+  // a single byte of the body.
+  std::size_t feed_head(std::string_view data);
+  // The head is parsed and the body (if any) not yet complete or begun.
+  bool head_complete() const { return in_body_; }
+  // The request as far as parsed: after head_complete(), every header.
+  const request& head() const { return request_; }
+  // The body length the head announced.
+  std::size_t body_expected() const { return body_expected_; }
 
   state current() const { return state_; }
   // After an error: the status to answer with (400, 413, 431, 501, 505) and why.

@@ -9,9 +9,11 @@
 #include <asio/write.hpp>
 #include <csignal>
 #include <functional>
+#include <tuple>
 
 #include "peer/asio_endpoint.hpp"
 #include "peer/log.hpp"
+#include "peer/memory_budget.hpp"
 #include "peer/rate_limiter.hpp"
 #include "peer/send_file.hpp"
 #include "peer/socket_queues.hpp"
@@ -60,32 +62,60 @@ struct server::client {
   }
 };
 
+namespace {
+protocol::endpoint ip_of(protocol::endpoint e) {
+  e.port = 0;
+  return e;
+}
+}  // namespace
+
 // At the connection cap, a new client takes the place of one that holds a
 // socket without being served: the longest idle keep-alive connection, else
-// the slowest request still being read (slowloris). Clients being answered
-// are never cut off. False if there is none to take.
+// the slowest request still being read (slowloris), taken first from the
+// address holding the most sockets, so that one address flooding us churns
+// its own connections and not everyone else's. Clients being answered are
+// never cut off. False if there is none to take.
 bool server::evict_one() {
-  client* victim = nullptr;
+  std::map<protocol::endpoint, std::size_t> held;
+  for (const auto& c : clients_) {
+    if (c->socket.is_open()) ++held[ip_of(c->remote)];
+  }
   // Idle between requests (keep-alive) goes first; a client that has not sent
   // its first request yet is a reader like any other, and the newest of all.
-  const auto rank = [](const client& c) {
-    return c.state == std::string_view("idle") && c.requests > 0 ? 0 : 1;
+  const auto rank = [&](const client& c) {
+    const bool idle = c.state == std::string_view("idle") && c.requests > 0;
+    return std::tuple(-static_cast<long>(held[ip_of(c.remote)]), idle ? 0 : 1, c.state_since);
   };
+  client* victim = nullptr;
   for (const auto& c : clients_) {
     const std::string_view state = c->state;
     if (!c->socket.is_open() || (state != "idle" && state != "reading")) continue;
-    if (!victim || rank(*c) < rank(*victim) ||
-        (rank(*c) == rank(*victim) && c->state_since < victim->state_since)) {
-      victim = c.get();
-    }
+    if (!victim || rank(*c) < rank(*victim)) victim = c.get();
   }
-  const auto open = std::count_if(clients_.begin(), clients_.end(),
-                                  [](const auto& c) { return c->socket.is_open(); });
-  if (static_cast<std::size_t>(open) < settings_.max_connections) return true;
   if (!victim) return false;
   std::error_code ignored;
   victim->socket.close(ignored);  // its serve() ends and forgets it
   return true;
+}
+
+bool server::begin_file_response(const client& c) {
+  const auto files_max = settings_.max_connections > settings_.sockets_reserved_for_api
+                             ? settings_.max_connections - settings_.sockets_reserved_for_api
+                             : 1;
+  auto& from_ip = file_responses_by_ip_[ip_of(c.remote)];
+  if (file_responses_ >= files_max || from_ip >= settings_.max_file_responses_per_ip) {
+    if (from_ip == 0) file_responses_by_ip_.erase(ip_of(c.remote));
+    return false;
+  }
+  ++file_responses_;
+  ++from_ip;
+  return true;
+}
+
+void server::end_file_response(const client& c) {
+  --file_responses_;
+  const auto it = file_responses_by_ip_.find(ip_of(c.remote));
+  if (it != file_responses_by_ip_.end() && --it->second == 0) file_responses_by_ip_.erase(it);
 }
 
 asio::awaitable<void> server::watch(std::shared_ptr<client> c) {
@@ -162,7 +192,9 @@ asio::awaitable<void> server::accept_loop() {
       co_await pause.async_wait(redirect_error(use_awaitable, ec));
       continue;
     }
-    if (clients_.size() >= settings_.max_connections && !evict_one()) {
+    const auto open = static_cast<std::size_t>(std::count_if(
+        clients_.begin(), clients_.end(), [](const auto& c) { return c->socket.is_open(); }));
+    if (open >= settings_.max_connections && !evict_one()) {
       // Every client is being answered. Best effort, never blocking the
       // loop: a short 503 and goodbye.
       const auto busy = serialize(error_response(503, "too many connections"), false, false);
@@ -182,6 +214,7 @@ asio::awaitable<void> server::accept_loop() {
 asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
   auto* socket = &c->socket;
   request_parser parser(settings_.limits);
+  peer::budget_share body_share(settings_.input_budget);  // the body being read
   std::string pending;  // bytes read but not yet parsed (pipelined requests)
   std::array<char, 16 * 1024> buffer;
   bool open = true;
@@ -229,7 +262,32 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
           c->expect_within(settings_.request_timeout);
         }
       }
-      pending.erase(0, parser.feed(pending));
+      if (parser.head_complete()) {
+        pending.erase(0, parser.feed(pending));
+        continue;
+      }
+      pending.erase(0, parser.feed_head(pending));
+      // The head is in and a body announced: screen the head (the API token)
+      // and charge the body to the node's budget before reading any of it.
+      if (parser.head_complete() && parser.current() == request_parser::state::need_more) {
+        std::optional<response> refusal;
+        if (settings_.screen) {
+          request head = parser.head();
+          head.local = c->local;
+          head.remote = c->remote;
+          refusal = settings_.screen(head);
+        }
+        if (!refusal && !body_share.resize(parser.body_expected(), clock::now())) {
+          refusal = error_response(503, "the server is busy; try again shortly");
+        }
+        if (refusal) {
+          // The unread body would be taken for the next request: close.
+          const auto bytes = serialize(*refusal, false, false);
+          co_await write(bytes);
+          open = false;
+          break;
+        }
+      }
     }
     if (!open) break;
 
@@ -240,12 +298,13 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
       break;
     }
     request req = parser.take();
+    body_share.resize(0, clock::now());  // the body now belongs to the request being handled
     c->enter("handling");
     req.local = c->local;
     req.remote = c->remote;
     ++c->requests;
     ++stats_.requests_served;
-    const bool keep_alive = req.keep_alive();
+    bool keep_alive = req.keep_alive();
     const bool head = req.method == "HEAD";
     response resp;
     try {
@@ -255,10 +314,19 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
       peer::log_line(peer::log_level::error) << "http handler failed: " << e.what();
       resp = error_response(500, "internal error");
     }
+    // Downloads may fill only part of the sockets, and a few per address:
+    // the dashboard and the API always find one (server.hpp).
+    const bool file = resp.file && !head;
+    if (file && !begin_file_response(*c)) {
+      resp = error_response(503, "too many downloads at once; try again shortly");
+      resp.set_header("Retry-After", "5");
+      keep_alive = false;
+    }
     const auto bytes = serialize(resp, keep_alive && running_, head);
-    if (!co_await write(bytes)) break;
-    if (resp.file && !head && !co_await send_file(*c, *resp.file)) break;
-    if (!keep_alive) break;
+    bool sent = co_await write(bytes);
+    if (sent && resp.file && !head) sent = co_await send_file(*c, *resp.file);
+    if (resp.file && !head) end_file_response(*c);
+    if (!sent || !keep_alive) break;
   }
   std::error_code ignored;
   socket->shutdown(tcp::socket::shutdown_both, ignored);
@@ -271,14 +339,39 @@ asio::awaitable<void> server::serve(std::shared_ptr<client> c) {
 }
 
 // Streams a file with sendfile(2) (peer/send_file.hpp): no copy through our
-// memory. Each wait for the client to read is bounded by the write timeout.
-// Under an upload limit the file goes in slices, each paid for once sent.
+// memory. Under an upload limit the file goes in slices, each paid for once
+// sent. The time spent on the socket is cut into windows, and each must
+// carry the minimum rate (server_settings): the watchdog wakes us at every
+// window's end, so a client that reads a few bytes now and then, and never
+// lets a write stall for the whole write timeout, is still let go.
 asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
   c.enter("writing");
   constexpr std::uint64_t limited_slice = 64 * 1024;
   auto* limit = settings_.upload_limit;
-  const std::function<void()> before_wait = [&] { c.expect_within(settings_.write_timeout); };
+  const auto window = settings_.send_rate_window;
+  const auto window_floor = static_cast<std::uint64_t>(
+      settings_.min_send_bytes_per_second *
+      std::chrono::duration_cast<std::chrono::duration<double>>(window).count());
   std::uint64_t sent = 0;
+  // What the client really took since we began: bytes handed to the kernel
+  // (what its send queue held then, the response's head and an earlier
+  // response included, plus what we sent since) minus what the queue still
+  // holds. Counting bytes handed over alone, the kernel's buffers, megabytes
+  // deep, would make any reader look fast for minutes.
+  const auto queued = [&] {
+    const auto q = peer::queues_of(c.socket.native_handle()).send;
+    return q > 0 ? static_cast<std::uint64_t>(q) : std::uint64_t{0};
+  };
+  const std::uint64_t queued_before = queued();
+  const auto delivered = [&] {
+    const auto handed = queued_before + sent;
+    return handed - std::min(handed, queued());
+  };
+  auto window_end = clock::now() + window;
+  std::uint64_t window_start = 0;  // delivered() when the window began
+  const std::function<void()> before_wait = [&] {
+    c.expect_within(std::max(clock::duration::zero(), window_end - clock::now()));
+  };
   while (sent < body.length && running_) {
     const bool limited = limit && limit->rate() > 0;
     const auto slice = std::min(body.length - sent, limited ? limited_slice : body.length);
@@ -287,14 +380,36 @@ asio::awaitable<bool> server::send_file(client& c, const file_body& body) {
     sent += r.sent;
     c.bytes_sent += r.sent;
     stats_.bytes_sent += r.sent;
-    if (r.error) co_return false;
+    if (r.error && !c.timed_out) co_return false;
+    if (r.error || clock::now() >= window_end) {
+      // A window is over (the watchdog cut the wait short, or it just ended).
+      const auto now_delivered = std::max(window_start, delivered());
+      if (now_delivered - window_start < window_floor) {
+        peer::log_line(peer::log_level::info)
+            << "http: closing " << protocol::to_string(c.remote) << ": "
+            << now_delivered - window_start << " bytes in "
+            << std::chrono::duration_cast<std::chrono::seconds>(window).count()
+            << " s is below the minimum rate of " << settings_.min_send_bytes_per_second
+            << " bytes/s";
+        co_return false;
+      }
+      window_end = clock::now() + window;
+      window_start = now_delivered;
+      c.timed_out = false;
+      continue;
+    }
     if (r.sent < slice) {
       // The file is shorter than when it was opened: the length we promised
       // cannot be kept, so the client must see the connection end.
       peer::log_line(peer::log_level::warn) << "http: a served file shrank while being sent";
       co_return false;
     }
-    if (limited) co_await limit->acquire(static_cast<std::size_t>(r.sent));
+    if (limited) {
+      // Waiting for our own upload limit is not the client's slowness.
+      const auto paused = clock::now();
+      co_await limit->acquire(static_cast<std::size_t>(r.sent));
+      window_end += clock::now() - paused;
+    }
   }
   co_return sent == body.length;
 }

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -22,19 +24,38 @@
 
 namespace peerlab::peer {
 class rate_limiter;
-}
+class memory_budget;
+}  // namespace peerlab::peer
 
 namespace peerlab::http {
 
 using namespace std::chrono_literals;
+
+// Looks at a request's head before its body is read; a response to send
+// instead (the connection is then closed, the body never read), or nullopt.
+using head_screen = std::function<std::optional<response>(const request& head)>;
 
 struct server_settings {
   std::chrono::steady_clock::duration idle_timeout = 30s;     // between requests
   std::chrono::steady_clock::duration request_timeout = 10s;  // first byte to full request
   std::chrono::steady_clock::duration write_timeout = 30s;
   std::size_t max_connections = 256;
+  // Of those, how many file downloads (/files) may hold at once: the rest stay
+  // for the dashboard, the API and the CLI, whatever /files suffers.
+  std::size_t sockets_reserved_for_api = 64;
+  // At the cap, a newcomer evicts an idle or reading client of the address
+  // holding the most sockets (server.cpp): a per-address share that bites
+  // only when the server is full, so a classroom behind one address is fine.
+  std::size_t max_file_responses_per_ip = 64;
+  // A file download must move at least this much per window of time spent
+  // on its socket (nginx's send_timeout, plus a floor): a client reading a
+  // few bytes at a time cannot hold a socket for ever.
+  std::size_t min_send_bytes_per_second = 4096;
+  std::chrono::steady_clock::duration send_rate_window = 10s;
   parser_limits limits;
-  peer::rate_limiter* upload_limit = nullptr;  // file bodies share the node's upload limit
+  peer::rate_limiter* upload_limit = nullptr;   // file bodies share the node's upload limit
+  peer::memory_budget* input_budget = nullptr;  // request bodies share the node's input budget
+  head_screen screen;                           // e.g. the API token, checked before a body
 };
 
 // One client socket of the server, as the dashboard shows it: a web server
@@ -81,7 +102,12 @@ class server {
   struct client;
   asio::awaitable<void> serve(std::shared_ptr<client> c);
   asio::awaitable<void> watch(std::shared_ptr<client> c);
+  // Closes an idle or still-reading client to make room; false if none.
   bool evict_one();
+  // Whether a file download may start for `c` now; if so it holds a place
+  // until end_file_response.
+  bool begin_file_response(const client& c);
+  void end_file_response(const client& c);
   asio::awaitable<bool> send_file(client& c, const file_body& body);
   static client_info info_of(client& c);
 
@@ -92,6 +118,8 @@ class server {
   protocol::endpoint local_;
   bool running_ = false;
   std::set<std::shared_ptr<client>> clients_;
+  std::size_t file_responses_ = 0;
+  std::map<protocol::endpoint, std::size_t> file_responses_by_ip_;  // ports cleared
   std::deque<client_info> closed_;
   server_stats stats_;
 };

@@ -30,6 +30,16 @@ response dashboard(const request& req) {
 
 }  // namespace
 
+std::optional<response> screen_request(const api_context& ctx, const request& head) {
+  if (auto refusal = check_host_and_origin(head, ctx.host_names)) return refusal;
+  const auto path = head.path();
+  if ((path == "/api/share" || path == "/api/get") && head.method == "POST" &&
+      !authorized(ctx, head)) {
+    return error_response(401, "missing or wrong API token");
+  }
+  return std::nullopt;
+}
+
 asio::awaitable<response> handle_request(const api_context& ctx, request req) {
   if (auto refusal = check_host_and_origin(req, ctx.host_names)) co_return std::move(*refusal);
   const auto path = req.path();

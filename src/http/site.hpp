@@ -6,6 +6,7 @@
 // Every request first passes the Host and Origin checks (host_check.hpp).
 
 #include <asio/awaitable.hpp>
+#include <optional>
 
 #include "http/api.hpp"
 #include "http/request.hpp"
@@ -14,5 +15,10 @@
 namespace peerlab::http {
 
 asio::awaitable<response> handle_request(const api_context& ctx, request req);
+
+// Looks at a request's head before its body is read (server_settings::screen):
+// the Host and Origin checks, and the token of an action, so that a POST
+// without it is answered 401 without a byte of its body read or kept.
+std::optional<response> screen_request(const api_context& ctx, const request& head);
 
 }  // namespace peerlab::http

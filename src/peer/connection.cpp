@@ -57,6 +57,7 @@ connection::connection(asio::ip::tcp::socket socket, direction dir,
       serial_(++last_serial),
       direction_(dir),
       settings_(settings),
+      decoder_(protocol::max_hello_frame_bytes),  // raised once the hello is in
       write_signal_(socket_.get_executor()),
       watchdog_timer_(socket_.get_executor()),
       drained_signal_(socket_.get_executor()),
@@ -96,7 +97,21 @@ void connection::mark_established(const protocol::hello& peer_hello,
   write_signal_.cancel();  // the writer now waits with the keepalive interval
 }
 
+void connection::set_input_budget(memory_budget* budget) {
+  input_share_.emplace(budget, [this] {
+    close("gave way to others in the node's memory budget: a large frame unfinished for too long");
+  });
+}
+
+bool connection::hold_input() {
+  if (!input_share_ || input_share_->resize(decoder_.held_bytes(), clock::now())) return true;
+  close("over the node's memory budget for incoming data (" +
+        std::to_string(decoder_.held_bytes()) + " bytes buffered)");
+  return false;
+}
+
 asio::awaitable<protocol::result<protocol::message>> connection::receive() {
+  if (peer_hello_) decoder_.set_max_payload(protocol::max_frame_bytes);
   while (open_) {
     auto frame = decoder_.next();
     if (!frame) {
@@ -105,6 +120,7 @@ asio::awaitable<protocol::result<protocol::message>> connection::receive() {
     }
     if (*frame) {
       const std::size_t frame_bytes = (*frame)->size() + protocol::frame_header_bytes;
+      hold_input();  // a large frame handed out gives its share back
       auto m = protocol::decode(std::move(**frame));
       if (!m) {
         close("bad message: " + m.error_message());
@@ -118,6 +134,9 @@ asio::awaitable<protocol::result<protocol::message>> connection::receive() {
     // the network thread's scratch buffer, which the decoder copies from: an
     // idle connection holds no read buffer of its own.
     const auto direct = decoder_.direct_space();
+    // Whatever the decoder holds (the window just grown included) is charged
+    // to the node's budget before a byte more is read into it.
+    if (!hold_input()) break;
     std::error_code ec;
     std::size_t n = 0;
     if (!direct.empty()) {
@@ -143,6 +162,8 @@ asio::awaitable<protocol::result<protocol::message>> connection::receive() {
     if (down_limiter_) co_await down_limiter_->acquire(n);
     if (peer_hello_) read_deadline_ = clock::now() + settings_.idle_timeout;
   }
+  decoder_ = protocol::frame_decoder(0);  // closed: let go of whatever it buffered
+  hold_input();
   co_return protocol::error{"connection closed"};
 }
 

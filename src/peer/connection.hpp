@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "peer/file_handle.hpp"
+#include "peer/memory_budget.hpp"
 #include "peer/rate_limiter.hpp"
 #include "peer/settings.hpp"
 #include "peer/socket_queues.hpp"
@@ -41,6 +42,11 @@ class connection : public std::enable_shared_from_this<connection> {
     up_limiter_ = up;
     down_limiter_ = down;
   }
+
+  // The node-wide budget that frames being received are charged to (may be
+  // null); a connection it cannot cover is closed, and one sitting on a
+  // large unfinished frame may be closed to make room (memory_budget.hpp).
+  void set_input_budget(memory_budget* budget);
 
   // Where every message sent and received is recorded (may be null).
   void set_trace(trace_log* trace) { trace_ = trace; }
@@ -131,6 +137,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::optional<protocol::hello> peer_hello_;
 
   protocol::frame_decoder decoder_;
+  std::optional<budget_share> input_share_;  // what decoder_ holds, charged to the budget
+  bool hold_input();  // charges decoder_'s buffers; false (and closes) if over budget
 
   std::deque<outgoing> write_queue_;
   std::size_t queued_bytes_ = 0;

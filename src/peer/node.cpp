@@ -40,7 +40,11 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
       store_(settings_.data_dir),
       swarm_(io, store_, settings_.swarm),
       configured_(io, table_, [this] { wake_dialer(); }),
-      beacon_(io, settings_.lan) {
+      beacon_(io, settings_.lan),
+
+      admission_(settings_.max_handshakes, settings_.handshakes_per_second_per_ip,
+                 settings_.handshake_burst_per_ip),
+      input_budget_(settings_.input_budget_bytes) {
   swarm_.set_upload_limit(&up_limiter_);
 }
 
@@ -113,11 +117,17 @@ asio::awaitable<void> node::accept_loop() {
       continue;
     }
     auto c = make_connection(std::move(socket), direction::inbound);
-    if (handshaking_.size() >= settings_.max_handshakes ||
-        established_.size() >= settings_.max_connections) {
+    if (established_.size() >= settings_.max_connections) {
       c->close("too many connections");
       continue;
     }
+    // A full handshake pool still makes room for a newcomer (admission.hpp).
+    auto verdict = admission_.admit(c, c->remote(), clock::now());
+    if (!verdict.admitted) {
+      c->close(verdict.refusal);
+      continue;
+    }
+    if (verdict.evicted) (*verdict.evicted)->close("evicted from the handshake pool by a newcomer");
     log_line(log_level::debug) << "accepted " << c->four_tuple();
     handshaking_.insert(c);
     asio::co_spawn(io_, session(c), asio::detached);
@@ -192,6 +202,7 @@ asio::awaitable<void> node::dial(protocol::endpoint target) {
 std::shared_ptr<connection> node::make_connection(tcp::socket socket, direction dir) {
   auto c = std::make_shared<connection>(std::move(socket), dir, settings_.connection);
   c->set_rate_limiters(&up_limiter_, &down_limiter_);
+  c->set_input_budget(&input_budget_);
   c->set_trace(&trace_);
   return c;
 }
@@ -205,6 +216,7 @@ asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
   if (first && !h) c->close("expected hello, got " + std::string(protocol::type_name(*first)));
   const bool admitted = h && admit(c, *h);
   handshaking_.erase(c);
+  admission_.finished(c);
   if (!admitted) {
     closed_bytes_sent_ += c->bytes_sent();
     closed_bytes_received_ += c->bytes_received();

@@ -15,9 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "peer/admission.hpp"
 #include "peer/configured_peers.hpp"
 #include "peer/connection.hpp"
 #include "peer/lan_beacon.hpp"
+#include "peer/memory_budget.hpp"
 #include "peer/peer_table.hpp"
 #include "peer/settings.hpp"
 #include "peer/store.hpp"
@@ -85,6 +87,9 @@ class node {
   std::vector<known_peer_info> known_peers() const;
   // The node-wide upload limit, which the HTTP server honours as well.
   rate_limiter& upload_limiter() { return up_limiter_; }
+  // The node-wide budget for input being received, which the HTTP server's
+  // request bodies share.
+  memory_budget& input_budget() { return input_budget_; }
   const trace_log& trace() const { return trace_; }
 
  private:
@@ -134,6 +139,8 @@ class node {
   // Connections asked get_peers and not answered yet: only they may send
   // `peers` (anything else could inject addresses for us to dial).
   std::set<std::shared_ptr<connection>> peers_asked_;
+  admission<std::shared_ptr<connection>> admission_;  // inbound ones before their hello
+  memory_budget input_budget_;
   std::map<protocol::node_id, std::shared_ptr<connection>> established_;
   std::set<asio::ip::tcp::socket*> dialing_;  // connects in progress
   std::uint64_t closed_bytes_sent_ = 0;       // traffic of connections already gone

@@ -96,7 +96,14 @@ struct node_settings {
   bool trace = false;  // log every protocol message (--trace)
 
   std::size_t max_connections = 128;  // established peer connections
-  std::size_t max_handshakes = 64;    // connections still in their handshake
+  std::size_t max_handshakes = 64;    // inbound connections still in their handshake
+  // When those 64 places are full, an address opening connections faster
+  // than this (after a burst) may not evict others' (peer/admission.hpp).
+  double handshakes_per_second_per_ip = 16;
+  double handshake_burst_per_ip = 64;
+  // Input held while being received, node-wide: peer frames not yet complete
+  // and HTTP request bodies (peer/memory_budget.hpp, docs/security.md).
+  std::size_t input_budget_bytes = 64 * 1024 * 1024;
   std::size_t max_concurrent_dials = 8;
   duration dial_timeout = 5s;
   duration dial_tick = 200ms;                 // the dialer looks at most this often

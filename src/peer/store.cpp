@@ -46,6 +46,45 @@ bool read_fully(int fd, std::uint8_t* out, std::uint64_t offset, std::uint32_t l
   return true;
 }
 
+// Creates `path` as a new, empty file of `size` bytes, never through a link
+// planted there: the file is made under a fresh name of its own (O_EXCL,
+// which also refuses to follow a symbolic link) and renamed over `path`.
+// rename(2) replaces a link itself, so whatever it pointed to is untouched.
+result<int> create_private(const fs::path& path, std::uint64_t size) {
+  std::string temporary = path.string() + ".XXXXXX";
+  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
+  if (fd < 0) return error{"cannot create " + path.string() + ": " + errno_text()};
+  ::fchmod(fd, 0644);
+  const auto fail = [&](const std::string& what) {
+    const std::string why = what + errno_text();
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    return error{why};
+  };
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    return fail("cannot size " + path.string() + ": ");
+  if (::rename(temporary.c_str(), path.c_str()) != 0)
+    return fail("cannot create " + path.string() + ": ");
+  return fd;
+}
+
+// Opens a file that an earlier run created, refusing a symbolic link (or
+// anything else that is not a regular file) found in its place.
+result<int> open_existing(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0 && errno == ELOOP)
+    return error{path.string() + " is a symbolic link; refusing to follow it"};
+  if (fd < 0) return error{"cannot open " + path.string() + ": " + errno_text()};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return error{path.string() + " is not a regular file"};
+  }
+  // O_NONBLOCK only kept a FIFO planted there from hanging the open.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
 }  // namespace
 
 content* store::find(const protocol::content_id& id) {
@@ -160,25 +199,21 @@ result<std::monostate> store::write_at(const file_handle& file, std::uint64_t of
 }
 
 result<std::monostate> store::open_partial(content& c, bool create) const {
-  const int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0);
-  const int data_fd = ::open(c.partial_path().c_str(), flags, 0644);
-  if (data_fd < 0) return error{"cannot open " + c.partial_path().string() + ": " + errno_text()};
-  c.partial = std::make_shared<file_handle>(data_fd);
-  if (create && ::ftruncate(data_fd, static_cast<off_t>(c.manifest.size)) != 0) {
-    return error{"cannot size " + c.partial_path().string() + ": " + errno_text()};
-  }
-  const int map_fd = ::open(chunk_map_path(c.id).c_str(), flags, 0644);
-  if (map_fd < 0) return error{"cannot open the chunk map: " + errno_text()};
-  c.chunk_map = std::make_shared<file_handle>(map_fd);
-  if (create) {
-    if (::ftruncate(map_fd, static_cast<off_t>(c.manifest.chunk_count())) != 0) {
-      return error{"cannot size the chunk map: " + errno_text()};
-    }
-    return std::monostate{};
-  }
+  // A download creates its files anew, and reopens them on resume, without
+  // ever following a link someone planted at their paths (docs/security.md).
+  auto data_fd =
+      create ? create_private(c.partial_path(), c.manifest.size) : open_existing(c.partial_path());
+  if (!data_fd) return error{data_fd.error_message()};
+  c.partial = std::make_shared<file_handle>(*data_fd);
+  auto map_fd = create ? create_private(chunk_map_path(c.id), c.manifest.chunk_count())
+                       : open_existing(chunk_map_path(c.id));
+  if (!map_fd) return error{"the chunk map: " + map_fd.error_message()};
+  c.chunk_map = std::make_shared<file_handle>(*map_fd);
+  if (create) return std::monostate{};
+  const int map_fd_value = *map_fd;
   // Resume: one byte per chunk, 1 = verified and written.
   std::vector<std::uint8_t> flags_on_disk(c.manifest.chunk_count());
-  if (!flags_on_disk.empty() && !read_fully(map_fd, flags_on_disk.data(), 0,
+  if (!flags_on_disk.empty() && !read_fully(map_fd_value, flags_on_disk.data(), 0,
                                             static_cast<std::uint32_t>(flags_on_disk.size()))) {
     return error{"the chunk map of " + protocol::to_hex(c.id) + " is truncated"};
   }

@@ -85,6 +85,9 @@ result<std::optional<std::vector<std::uint8_t>>> frame_decoder::next() {
   if (consumed_ == buffer_.size()) {
     buffer_.clear();
     consumed_ = 0;
+    // An idle connection keeps no large buffer (it counts against the
+    // node's memory budget while it is held).
+    if (buffer_.capacity() > kept_buffer_bytes) buffer_.shrink_to_fit();
   }
   return frame{std::move(payload)};
 }

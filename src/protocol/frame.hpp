@@ -18,6 +18,10 @@ inline constexpr std::size_t frame_header_bytes = 4;
 // Room for the largest chunk (4 MiB) plus its message fields; checked before
 // any payload is kept, so a hostile length prefix costs the receiver nothing.
 inline constexpr std::size_t max_frame_bytes = 4 * 1024 * 1024 + 4096;
+// Until a peer's hello is in, its frames may be no larger than a hello can
+// be (98 bytes with a 64-byte name): a stranger who has proved nothing gets
+// to make us buffer a few hundred bytes, not 4 MiB.
+inline constexpr std::size_t max_hello_frame_bytes = 256;
 
 // Length prefix + payload, ready to write to a socket.
 std::vector<std::uint8_t> encode_frame(std::span<const std::uint8_t> payload);
@@ -40,10 +44,15 @@ class frame_decoder {
   // The window grows by at most this much at a time, so a header announcing
   // 4 MiB costs no more memory than the bytes that really follow it.
   static constexpr std::size_t direct_step_bytes = 256 * 1024;
+  // An emptied buffer larger than this is given back.
+  static constexpr std::size_t kept_buffer_bytes = 16 * 1024;
 
   explicit frame_decoder(std::size_t max_payload_bytes = max_frame_bytes);
 
   void feed(std::span<const std::uint8_t> bytes);
+
+  // Changes the limit checked on the next headers (e.g. once a hello is in).
+  void set_max_payload(std::size_t max_payload_bytes) { max_payload_bytes_ = max_payload_bytes; }
 
   // Where the next bytes of the stream may be written directly, or empty
   // when they must go through feed(). Call commit_direct(n) after writing n.
@@ -55,6 +64,9 @@ class frame_decoder {
   result<std::optional<std::vector<std::uint8_t>>> next();
 
   bool failed() const { return failed_; }
+  // Memory the decoder holds now (its buffers' capacity): what a node-wide
+  // memory budget is charged for this connection.
+  std::size_t held_bytes() const { return buffer_.capacity() + large_.capacity(); }
   // Bytes of frames not yet handed out (a large payload's header included).
   std::size_t buffered_bytes() const {
     return buffer_.size() - consumed_ +

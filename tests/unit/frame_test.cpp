@@ -303,5 +303,34 @@ TEST(FrameDecoder, DirectSpaceOpensOnlyInsideALargePayload) {
   EXPECT_EQ(d.buffered_bytes(), 0u);
 }
 
+TEST(FrameDecoder, BeforeTheHelloOnlyAHelloSizedFrameIsAccepted) {
+  frame_decoder d(max_hello_frame_bytes);
+  d.feed(header(static_cast<std::uint32_t>(max_hello_frame_bytes + 1)));
+  EXPECT_FALSE(d.next().ok());  // refused on the header alone
+  EXPECT_EQ(d.held_bytes(), 0u);
+}
+
+TEST(FrameDecoder, TheLimitRisesOnceTheHelloIsIn) {
+  frame_decoder d(max_hello_frame_bytes);
+  d.feed(encode_frame(pattern(100)));
+  d.feed(header(64 * 1024));  // pipelined right behind the hello
+  auto hello = d.next();
+  ASSERT_TRUE(hello.ok());
+  ASSERT_TRUE(hello->has_value());
+  d.set_max_payload(max_frame_bytes);
+  auto next = d.next();
+  ASSERT_TRUE(next.ok());
+  EXPECT_FALSE(next->has_value());  // waiting for its bytes, not refused
+}
+
+TEST(FrameDecoder, HeldBytesFollowTheBuffersAndAnEmptiedBigBufferIsGivenBack) {
+  frame_decoder d;
+  EXPECT_EQ(d.held_bytes(), 0u);
+  d.feed(encode_frame(pattern(60 * 1024)));
+  EXPECT_GE(d.held_bytes(), 60u * 1024);
+  ASSERT_TRUE(d.next().ok());
+  EXPECT_LE(d.held_bytes(), frame_decoder::kept_buffer_bytes);
+}
+
 }  // namespace
 }  // namespace peerlab::protocol

@@ -56,6 +56,28 @@ TEST(RequestParser, LeavesPipelinedBytesForTheNextRequest) {
   EXPECT_EQ(p.take().target, "/b");
 }
 
+TEST(RequestParser, FeedHeadStopsBeforeTheBodySoTheHeadCanBeScreened) {
+  const std::string text = "POST /api/share HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+  request_parser p;
+  const auto used = p.feed_head(text);
+  EXPECT_EQ(used, text.size() - 5);
+  ASSERT_TRUE(p.head_complete());
+  EXPECT_EQ(p.current(), state::need_more);
+  EXPECT_EQ(p.body_expected(), 5u);
+  EXPECT_EQ(p.head().header("authorization"), nullptr);
+  EXPECT_TRUE(p.head().body.empty());
+  EXPECT_EQ(p.feed_head(std::string_view(text).substr(used)), 0u);  // no body byte taken
+  EXPECT_EQ(p.feed(std::string_view(text).substr(used)), 5u);
+  ASSERT_EQ(p.current(), state::complete);
+  EXPECT_EQ(p.take().body, "hello");
+}
+
+TEST(RequestParser, AHeadWithoutABodyIsCompleteAfterFeedHead) {
+  request_parser p;
+  p.feed_head("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(p.current(), state::complete);
+}
+
 TEST(RequestParser, Http10ClosesUnlessKeepAliveIsAsked) {
   auto a = parse("GET / HTTP/1.0\r\n\r\n");
   ASSERT_EQ(a.current(), state::complete);
