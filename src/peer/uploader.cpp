@@ -126,6 +126,16 @@ void uploader::act(const upload_scheduler::pick& pick) {
 
 asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
   const auto* item = store_.find(r.id);
+  if (!item) {  // stopped sharing since it was picked
+    --active_;
+    if (const auto it = peers_.find(key); it != peers_.end()) {
+      --it->second.sending;
+      it->second.preparing.erase({r.id, r.index});
+      it->second.conn->send(protocol::reject{r.id, r.index});
+    }
+    wake();
+    co_return;
+  }
   const auto offset = item->manifest.chunk_offset(r.index);
   const auto length = item->manifest.chunk_length(r.index);
   const bool complete = item->complete;
