@@ -12,7 +12,9 @@ completes once the fault is gone, without fetching a verified chunk twice.
 "Verified" is read from the download's chunk map on disk
 (DIR/downloads/ID.chunks, one byte per chunk, 1 = verified and written),
 which is stable once the node is dead; "fetched" from the node's
-`--trace` log (every `request` it sends) and GET /api/transfers/ID.
+`--trace` log (every `request` it sends) and GET /api/transfers/ID. The
+same log shows every `chunk` received: none may arrive twice except in the
+endgame (issue 15), checked where a run's whole log is at hand.
 
 Each test is its own ctest entry (e2e.faults.<case>) and runs side by side
 with the others. This file owns the loopback addresses 127.0.12.100 and up
@@ -86,6 +88,39 @@ def requested_in_log(log_text, file_id):
     """Chunk indices the node asked for, from its --trace log lines `... -> PEER  request ID8 #N`."""
     pattern = re.compile(r" -> \S+\s+request " + file_id[:8] + r" #(\d+)")
     return {int(m.group(1)) for m in pattern.finditer(log_text)}
+
+
+def _TRACED(file_id):
+    """--trace lines `LOCAL -> PEER  request ID8 #N` and `LOCAL <- PEER  chunk ID8 #N, ...`."""
+    return re.compile(r" (->|<-) \S+\s+(request|chunk) " + file_id[:8] + r" #(\d+)")
+
+
+def received_in_log(log_text, file_id):
+    """{chunk index: times received}, from a --trace log."""
+    received = {}
+    for m in _TRACED(file_id).finditer(log_text):
+        if m.group(1) == "<-" and m.group(2) == "chunk":
+            received[int(m.group(3))] = received.get(int(m.group(3)), 0) + 1
+    return received
+
+
+def received_twice_outside_the_endgame(log_text, file_id, total, resumed=()):
+    """From a --trace log: chunks received more than once whose second
+    request was not made in the endgame (docs/protocol.md §8.4: only once
+    every missing chunk is already requested may one be asked of a second
+    peer). Returns {index: times received} of those; empty is good."""
+    received, requested, endgame_requests = {}, set(), set()
+    for m in _TRACED(file_id).finditer(log_text):
+        index = int(m.group(3))
+        if m.group(2) == "chunk" and m.group(1) == "<-":
+            received[index] = received.get(index, 0) + 1
+        elif m.group(2) == "request" and m.group(1) == "->":
+            if index in requested:
+                missing = set(range(total)) - set(resumed) - set(received)
+                if missing <= requested:
+                    endgame_requests.add(index)
+            requested.add(index)
+    return {i: n for i, n in received.items() if n > 1 and i not in endgame_requests}
 
 
 def cpu_seconds(pid):
@@ -396,6 +431,8 @@ class FaultTest(e2e.NodeTestCase):
             self.assertLessEqual(seen_verified, on_disk, f"run {run}: chunks the API showed verified were not on disk")
             self.assertEqual(requested & verified, set(),
                              f"run {run}: requested again chunks verified in an earlier run")
+            self.assertEqual(received_twice_outside_the_endgame(log, file_id, total, verified), {},
+                             f"run {run}: chunks received twice outside the endgame (issue 15)")
             self.assert_partial_intact(sink, file_id, output, original, total, f"after kill {run}")
             verified = on_disk
 
@@ -410,6 +447,10 @@ class FaultTest(e2e.NodeTestCase):
         sys.stderr.write(f"(run, kill target, verified on disk, requested in the run): {history}; "
                          f"last run: resumed {last['chunks_resumed']}, fetched {last['chunks_fetched']}\n")
         self.assertEqual(requested & verified, set(), "the last run requested chunks verified before")
+        self.assertEqual(received_twice_outside_the_endgame(sink.log(), file_id, total, verified), {},
+                         "the last run received chunks twice outside the endgame (issue 15)")
+        self.assertEqual(set(received_in_log(sink.log(), file_id)), set(range(total)) - verified,
+                         "the last run received each missing chunk")
         self.assertEqual(last["chunks_resumed"], len(verified), last)
         self.assertEqual(last["chunks_fetched"], total - len(verified), f"each missing chunk fetched once: {last}")
         self.assertEqual(last["chunks_rejected"], 0, last)
@@ -475,7 +516,8 @@ class FaultTest(e2e.NodeTestCase):
         relay = Relay(sink_ip, seeder.listen, relay_ip, cut_at=2, mode="blackhole", on_cut=lambda index: None)
         relay.start()
         self.addCleanup(relay.stop)
-        sink = self.node("sink", f"{sink_ip}:0", f"{sink_ip}:0", peers=[relay.address, other.listen]).start()
+        sink = self.node("sink", f"{sink_ip}:0", f"{sink_ip}:0", peers=[relay.address, other.listen],
+                         extra=["--trace"]).start()
         e2e.wait_until(lambda: len(sink.peers()) == 2, 10, "the sink to reach both seeders")
         e2e.wait_until(lambda: (sink.file_entry(file_id) or {}).get("holders") == 2, 10, "both to offer the file")
         output = os.path.join(self.out_dir("sink-out"), "partition.bin")
@@ -490,6 +532,9 @@ class FaultTest(e2e.NodeTestCase):
         self.assertEqual(t["chunk_sources"][cut], "other", f"the cut chunk {cut} came from the other seeder: {t}")
         self.assertLess(took, e2e.seconds(REQUEST_TIMEOUT_S + 20), "the silent seeder's chunks went elsewhere in time")
         self.assertEqual(t["chunks_fetched"], total, t)
+        self.assertEqual(received_twice_outside_the_endgame(sink.log(), file_id, total), {},
+                         "chunks received twice outside the endgame (issue 15)")
+        self.assertEqual(set(received_in_log(sink.log(), file_id)), set(range(total)), "every chunk was received")
 
     # ------------------------------------------------------------ shared files changing under the swarm
 
