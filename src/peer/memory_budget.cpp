@@ -4,6 +4,11 @@
 
 namespace peerlab::peer {
 
+memory_budget::~memory_budget() {
+  for (auto* s : holders_)
+    s->budget_ = nullptr;
+}
+
 bool memory_budget::try_reserve(std::size_t bytes) {
   if (bytes > capacity_ - used_) return false;
   used_ += bytes;
@@ -26,13 +31,16 @@ budget_share* memory_budget::stalest(const budget_share* asking, clock::time_poi
 
 budget_share::budget_share(memory_budget* budget, std::function<void()> give_way)
     : budget_(budget), give_way_(std::move(give_way)) {
-  if (budget_ && give_way_) budget_->shares_.push_back(this);
+  if (!budget_) return;
+  budget_->holders_.push_back(this);
+  if (give_way_) budget_->shares_.push_back(this);
 }
 
 budget_share::~budget_share() {
   if (!budget_) return;
   budget_->release(bytes_);
   std::erase(budget_->shares_, this);
+  std::erase(budget_->holders_, this);
 }
 
 bool budget_share::resize(std::size_t bytes, clock::time_point now) {

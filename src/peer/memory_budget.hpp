@@ -36,6 +36,9 @@ class memory_budget {
       : capacity_(capacity_bytes), stale_after_(stale_after) {}
   memory_budget(const memory_budget&) = delete;
   memory_budget& operator=(const memory_budget&) = delete;
+  // Shares may outlive the budget (a connection held by a coroutine frame
+  // that is destroyed with the io_context, after the node): they are let go.
+  ~memory_budget();
 
   // Takes `bytes` more if they fit; false (and nothing taken) if not.
   bool try_reserve(std::size_t bytes);
@@ -53,7 +56,8 @@ class memory_budget {
   std::size_t capacity_;
   std::size_t used_ = 0;
   clock::duration stale_after_;
-  std::vector<budget_share*> shares_;  // those that may give way
+  std::vector<budget_share*> shares_;   // those that may give way
+  std::vector<budget_share*> holders_;  // every share, to let go of at the end
 };
 
 // What one holder (a connection) has of the budget, given back when it goes.

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+
 namespace peerlab::peer {
 namespace {
 
@@ -64,6 +66,17 @@ TEST(MemoryBudget, ASharePassingThroughSmallStartsItsClockAgain) {
   budget_share other(&budget);
   EXPECT_FALSE(other.resize(200 * KiB, t + 1s));  // steady is not stale: the newcomer waits
 }
+
+TEST(MemoryBudget, SharesThatOutliveTheBudgetAreLetGo) {
+  // A connection kept alive by a coroutine frame may go after its node.
+  auto budget = std::make_unique<memory_budget>(1024 * KiB);
+  budget_share held(budget.get(), [] {});
+  budget_share plain(budget.get());
+  ASSERT_TRUE(held.resize(100 * KiB, clock::time_point{} + 1h));
+  ASSERT_TRUE(plain.resize(10 * KiB, clock::time_point{} + 1h));
+  budget.reset();
+  EXPECT_TRUE(held.resize(0, clock::time_point{} + 2h));  // no budget: always fits
+}  // both shares are destroyed after their budget (ASan checks it)
 
 }  // namespace
 }  // namespace peerlab::peer
