@@ -76,10 +76,13 @@ auto upload_scheduler::next(const std::function<bool(peer_key)>& ready) -> std::
   return pick{chosen, r, action::send};
 }
 
-void upload_scheduler::sent(peer_key peer, const protocol::request& r) {
+void upload_scheduler::served(peer_key peer, const protocol::request& r) {
   auto& q = peers_[peer];
   q.turn = ++turns_;
   q.declined.erase({r.id, r.index});
+}
+
+void upload_scheduler::delivered(const protocol::request& r) {
   auto& counts = upload_counts_[r.id];
   if (counts.size() <= r.index) counts.resize(r.index + 1);
   ++counts[r.index];

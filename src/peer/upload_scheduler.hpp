@@ -55,8 +55,12 @@ class upload_scheduler {
   // The next request to act on among the peers for which ready(peer) holds,
   // taken off its queue; nullopt if no ready peer has one.
   std::optional<pick> next(const std::function<bool(peer_key)>& ready);
-  // A chunk went out to `peer`: it goes to the back of the line.
-  void sent(peer_key peer, const protocol::request& r);
+  // `peer` is being sent chunk `r`: it goes to the back of the line.
+  void served(peer_key peer, const protocol::request& r);
+  // Chunk `r` has left (is in the kernel): it counts as uploaded once more.
+  // (Counted only then: a chunk stuck at a peer that stopped reading never
+  // reached anyone, and must not make others' requests for it look stale.)
+  void delivered(const protocol::request& r);
 
   // Under an upload limit: requests for chunks already uploaded that have
   // waited longer than stale_after, taken off their queues (decline them).

@@ -117,7 +117,7 @@ void uploader::act(const upload_scheduler::pick& pick) {
     p.conn->send(protocol::reject{r.id, r.index});
     return;
   }
-  scheduler_.sent(pick.peer, r);
+  scheduler_.served(pick.peer, r);
   ++active_;
   ++p.sending;
   p.preparing.emplace(r.id, r.index);
@@ -145,6 +145,7 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
       disk_.open_chunk(item->path, item->stamp, complete ? nullptr : item->partial, offset, length);
   auto file = co_await std::move(opening);
   std::shared_ptr<connection> conn;
+  bool queued = false;  // the chunk went into the connection's queue
   if (const auto it = peers_.find(key); it != peers_.end()) {
     auto& p = it->second;
     const auto which = std::pair{r.id, r.index};
@@ -156,12 +157,14 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
       conn->send(protocol::reject{r.id, r.index});
       if (complete && file_changed_) file_changed_(r.id);
     } else if (!cancelled && settings_.corrupt_uploads) {
+      queued = true;
       // The test-only fault switch: the chunk is read and one byte flipped.
       auto read = [&] { return store::read_at(**file, offset, length); };
       auto data = co_await disk_.run(disk_io::lane::chunks, read);
       if (data && !data->empty()) (*data)[data->size() / 2] ^= 0x5a;
       if (data) conn->send(protocol::chunk{r.id, r.index, std::move(*data)});
     } else if (!cancelled) {
+      queued = true;
       conn->send_chunk({r.id, r.index, length}, *file, offset);
     }
   }
@@ -177,6 +180,7 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
     wake();
     co_await conn->wait_writable(0);
   }
+  if (conn && queued && conn->is_open()) scheduler_.delivered(r);
   if (holding) --active_;
   if (const auto it = peers_.find(key); it != peers_.end()) --it->second.sending;
   wake();

@@ -32,7 +32,7 @@ TEST(UploadScheduler, PeersTakeTurnsServedLongestAgoFirst) {
     const auto p = s.next(all_ready);
     ASSERT_TRUE(p);
     ASSERT_EQ(p->what, action::send);
-    s.sent(p->peer, p->request);
+    s.served(p->peer, p->request);
     order.push_back(p->peer);
   }
   EXPECT_EQ(order, (std::vector<upload_scheduler::peer_key>{1, 2, 3, 1, 2, 3}));
@@ -53,7 +53,7 @@ TEST(UploadScheduler, APeerThatIsNotReadyHoldsNoTurn) {
 TEST(UploadScheduler, TheChunkSentLeastOftenGoesFirst) {
   upload_scheduler s;
   const auto now = clock::time_point{} + 1h;
-  s.sent(9, chunk(0));  // chunk 0 went out once already
+  s.delivered(chunk(0));  // chunk 0 went out once already
   s.enqueue(1, chunk(0), now);
   s.enqueue(1, chunk(1), now);
   const auto p = s.next(all_ready);
@@ -64,10 +64,10 @@ TEST(UploadScheduler, TheChunkSentLeastOftenGoesFirst) {
 TEST(UploadScheduler, DeclinesOnceAChunkSentBeforeWhileAnotherWaitsForAFreshOne) {
   upload_scheduler s;
   const auto now = clock::time_point{} + 1h;
-  s.sent(9, chunk(0));
+  s.delivered(chunk(0));
   s.enqueue(1, chunk(0), now);  // already sent to someone
   s.enqueue(2, chunk(5), now);  // sent to nobody yet
-  s.sent(2, chunk(6));          // peer 2 was served more recently: peer 1 goes first
+  s.served(2, chunk(6));        // peer 2 was served more recently: peer 1 goes first
   auto p = s.next(all_ready);
   ASSERT_TRUE(p);
   EXPECT_EQ(p->peer, 1u);
@@ -84,7 +84,7 @@ TEST(UploadScheduler, DeclinesOnceAChunkSentBeforeWhileAnotherWaitsForAFreshOne)
 TEST(UploadScheduler, StaleRequestsForChunksOthersHaveAreTakenOnceAfterTheLimit) {
   upload_scheduler s({64, 500ms});
   const auto t0 = clock::time_point{} + 1h;
-  s.sent(9, chunk(0));
+  s.delivered(chunk(0));
   s.enqueue(1, chunk(0), t0);
   s.enqueue(1, chunk(1), t0);  // never sent: never stale
   EXPECT_EQ(s.next_stale(), t0 + 500ms);
@@ -107,6 +107,20 @@ TEST(UploadScheduler, QueuesAreBoundedAndCancelRemoves) {
   EXPECT_EQ(s.queued(1), 1u);
   s.remove(1);
   EXPECT_FALSE(s.has_queued(1));
+}
+
+TEST(UploadScheduler, AChunkCountsAsUploadedOnlyOnceDelivered) {
+  upload_scheduler s({64, 500ms});
+  const auto t0 = clock::time_point{} + 1h;
+  s.enqueue(1, chunk(0), t0);  // a peer that will stop reading
+  const auto p = s.next(all_ready);
+  ASSERT_TRUE(p);
+  s.served(p->peer, p->request);  // picked, but it never leaves
+  s.enqueue(2, chunk(0), t0);
+  EXPECT_EQ(s.times_uploaded(chunk(0)), 0u);
+  EXPECT_TRUE(s.take_stale(t0 + 2s).empty()) << "nobody has it: not a reason to turn peer 2 away";
+  s.delivered(chunk(0));
+  EXPECT_EQ(s.times_uploaded(chunk(0)), 1u);
 }
 
 }  // namespace
