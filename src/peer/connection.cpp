@@ -284,8 +284,7 @@ asio::awaitable<void> connection::wait_writable(std::size_t max_queued) {
   }
 }
 
-asio::awaitable<bool> connection::wait_writable(std::size_t max_queued,
-                                                clock::duration patience) {
+asio::awaitable<bool> connection::wait_writable(std::size_t max_queued, clock::duration patience) {
   while (open_ && queued_bytes_ > max_queued) {
     const auto now = clock::now();
     // Progress is a byte sent: a write moves its deadline with each one.
