@@ -18,13 +18,6 @@ bool catalog::holds(peer_key peer, const protocol::content_id& id) const {
   return it != peers_.end() && it->second.contains(id);
 }
 
-std::size_t catalog::holders(const protocol::content_id& id) const {
-  std::size_t n = 0;
-  for (const auto& [peer, entries] : peers_)
-    n += entries.contains(id);
-  return n;
-}
-
 protocol::catalog catalog::own(const store& storage) {
   protocol::catalog out;
   for (const auto& [id, item] : storage.items()) {

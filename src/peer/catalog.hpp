@@ -22,7 +22,6 @@ class catalog {
   void erase(peer_key peer);
 
   bool holds(peer_key peer, const protocol::content_id& id) const;
-  std::size_t holders(const protocol::content_id& id) const;
   // Every entry of every peer, for listings (`files`) and id prefixes.
   const std::map<peer_key, std::map<protocol::content_id, protocol::catalog_entry>>& all() const {
     return peers_;

@@ -23,10 +23,6 @@ void upload_scheduler::remove(peer_key peer) {
   peers_.erase(peer);
 }
 
-bool upload_scheduler::has_queued(peer_key peer) const {
-  return queued(peer) > 0;
-}
-
 std::size_t upload_scheduler::queued(peer_key peer) const {
   const auto it = peers_.find(peer);
   return it == peers_.end() ? 0 : it->second.requests.size();

@@ -49,7 +49,6 @@ class upload_scheduler {
   // Removes a queued request; false if it was not queued.
   bool cancel(peer_key peer, const protocol::request& r);
   void remove(peer_key peer);
-  bool has_queued(peer_key peer) const;
   std::size_t queued(peer_key peer) const;
 
   // The next request to act on among the peers for which ready(peer) holds,
