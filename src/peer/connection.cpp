@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -68,8 +69,7 @@ connection::connection(asio::ip::tcp::socket socket, direction dir,
   advertised_ = remote_;
   read_deadline_ = connected_at_ + settings_.handshake_timeout;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  const int lowat = static_cast<int>(settings_.notsent_lowat_bytes);
-  ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+  set_notsent_lowat(settings_.notsent_lowat_bytes);
   // Reads below happen only once the socket is readable, but a readiness can
   // be spurious: then read_some must say "would block", never block.
   socket_.non_blocking(true, ec);
@@ -177,6 +177,7 @@ void connection::send(const protocol::message& m) {
 void connection::send_chunk(const protocol::chunk_head& head,
                             std::shared_ptr<const file_handle> file, std::uint64_t offset) {
   if (!open_) return;
+  pace_notsent_lowat();
   auto frame_head = protocol::encode_frame_head(head);
   if (trace_) trace_->record(*this, true, head, frame_head.size() + head.length);
   enqueue({std::move(frame_head), std::move(file), offset, head.length});
@@ -311,13 +312,28 @@ asio::awaitable<void> connection::wait_sendable() {
   co_await socket_.async_wait(asio::ip::tcp::socket::wait_write, redirect_error(use_awaitable, ec));
 }
 
-connection::clock::duration connection::round_trip() {
-  tcp_info info{};
-  socklen_t length = sizeof info;
-  if (::getsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) {
-    return {};
-  }
-  return std::chrono::microseconds(info.tcpi_rtt);
+tcp_reading connection::path() {
+  return read_tcp_info(socket_.native_handle()).value_or(tcp_reading{});
+}
+
+void connection::pace_notsent_lowat() {
+  const auto info = read_tcp_info(socket_.native_handle());
+  if (!info) return;
+  const auto seconds = std::chrono::duration<double>(settings_.notsent_lowat_time).count();
+  const auto wanted =
+      std::clamp(static_cast<std::size_t>(static_cast<double>(info->delivery_rate) * seconds),
+                 settings_.notsent_lowat_bytes,
+                 std::max(settings_.notsent_lowat_bytes, settings_.notsent_lowat_max_bytes));
+  // Rates are noisy: only a change by a quarter or more is worth a syscall.
+  if (wanted > notsent_lowat_ + notsent_lowat_ / 4 || wanted < notsent_lowat_ - notsent_lowat_ / 4)
+    set_notsent_lowat(wanted);
+}
+
+void connection::set_notsent_lowat(std::size_t bytes) {
+  const int lowat = static_cast<int>(bytes);
+  if (::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat) ==
+      0)
+    notsent_lowat_ = bytes;
 }
 
 void connection::start_writing() {

@@ -20,6 +20,7 @@
 #include "peer/rate_limiter.hpp"
 #include "peer/settings.hpp"
 #include "peer/socket_queues.hpp"
+#include "peer/tcp_info.hpp"
 #include "peer/trace.hpp"
 #include "protocol/endpoint.hpp"
 #include "protocol/frame.hpp"
@@ -47,6 +48,11 @@ class connection : public std::enable_shared_from_this<connection> {
   // null); a connection it cannot cover is closed, and one sitting on a
   // large unfinished frame may be closed to make room (memory_budget.hpp).
   void set_input_budget(memory_budget* budget);
+  // Chunks are received into buffers recycled from here (the swarm gives
+  // them back once written).
+  void set_buffer_recycler(std::shared_ptr<protocol::buffer_recycler> r) {
+    decoder_.recycle_from(std::move(r));
+  }
 
   // Where every message sent and received is recorded (may be null).
   void set_trace(trace_log* trace) { trace_ = trace; }
@@ -73,12 +79,13 @@ class connection : public std::enable_shared_from_this<connection> {
   // true if the queue drained, false if the peer stopped taking data.
   asio::awaitable<bool> wait_writable(std::size_t max_queued, clock::duration patience);
   // True if a chunk queued now would start on its way at once: nothing waits
-  // in our queue and the kernel holds less than notsent_lowat_bytes unsent.
+  // in our queue and the kernel holds less than its low-water mark unsent.
   bool can_send_now();
   // Waits until can_send_now() may have become true (or the connection closes).
   asio::awaitable<void> wait_sendable();
-  // The kernel's smoothed round-trip time of this connection (TCP_INFO).
-  clock::duration round_trip();
+  // What the kernel knows of this connection's path (TCP_INFO): round trip,
+  // delivery rate, retransmissions. All zero if it cannot say.
+  tcp_reading path();
   // Unique per connection for the life of the process, never reused: state
   // kept about a connection is keyed by it, never by its address.
   std::uint64_t serial() const { return serial_; }
@@ -156,6 +163,9 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point write_deadline_;
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t bytes_received_ = 0;
+  std::size_t notsent_lowat_ = 0;  // as set on the socket
+  void pace_notsent_lowat();       // from the delivery rate, before each chunk
+  void set_notsent_lowat(std::size_t bytes);
 };
 
 }  // namespace peerlab::peer

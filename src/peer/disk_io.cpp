@@ -12,6 +12,7 @@ namespace peerlab::peer {
 
 disk_io::~disk_io() {
   chunks_.join();
+  uploads_.join();
   hashing_.join();
   files_.join();  // last: the others may have queued a save
 }
@@ -20,6 +21,8 @@ asio::thread_pool& disk_io::pool(lane l) {
   switch (l) {
     case lane::chunks:
       return chunks_;
+    case lane::uploads:
+      return uploads_;
     case lane::files:
       return files_;
     case lane::hashing:
@@ -30,7 +33,7 @@ asio::thread_pool& disk_io::pool(lane l) {
 
 asio::awaitable<std::pair<chunk_write, std::string>> disk_io::write_chunk(
     std::shared_ptr<file_handle> partial, std::shared_ptr<file_handle> chunk_map,
-    std::uint64_t offset, std::uint32_t index, std::vector<std::uint8_t> data,
+    std::uint64_t offset, std::uint32_t index, const std::vector<std::uint8_t>& data,
     protocol::sha256_digest expected) {
   // Verify, then write: nothing unverified ever reaches the disk.
   auto verify_and_write = [&]() -> std::pair<chunk_write, std::string> {
@@ -55,7 +58,7 @@ asio::awaitable<result<std::shared_ptr<file_handle>>> disk_io::open_chunk(
     if (file) store::prefetch(**file, offset, length);
     return file;
   };
-  co_return co_await run(lane::chunks, open);
+  co_return co_await run(lane::uploads, open);
 }
 
 asio::awaitable<result<file_stamp>> disk_io::finish_download(std::shared_ptr<file_handle> partial,

@@ -1,8 +1,9 @@
 #pragma once
 // The disk-I/O layer: every read, write, fsync and rename the swarm needs,
 // run off the network thread and resumed on it (libtorrent's disk_interface
-// in miniature). Three lanes, so that one kind of work never starves another:
-// - chunks: verify-and-write of received chunks, opening chunks to upload;
+// in miniature). Four lanes, so that one kind of work never starves another:
+// - chunks: verify-and-write of received chunks;
+// - uploads: opening chunks to upload (never queued behind a busy download);
 // - files: creating partial files, fsync + rename of finished downloads, and
 //   the data directory's catalog and manifests, in the order they were asked;
 // - hashing: `share`, which may hash a big file for seconds.
@@ -26,7 +27,7 @@ enum class chunk_write { written, corrupt, failed };
 
 class disk_io {
  public:
-  enum class lane { chunks, files, hashing };
+  enum class lane { chunks, uploads, files, hashing };
 
   disk_io() = default;
   ~disk_io();  // waits for work in progress (a catalog being saved, say)
@@ -46,9 +47,10 @@ class disk_io {
 
   // Checks a received chunk against its hash; only if it matches, writes it
   // at `offset` of the partial file and sets its byte in the chunk map.
+  // `data` is read on the lane: it must outlive the co_await (a local of the caller).
   asio::awaitable<std::pair<chunk_write, std::string>> write_chunk(
       std::shared_ptr<file_handle> partial, std::shared_ptr<file_handle> chunk_map,
-      std::uint64_t offset, std::uint32_t index, std::vector<std::uint8_t> data,
+      std::uint64_t offset, std::uint32_t index, const std::vector<std::uint8_t>& data,
       protocol::sha256_digest expected);
 
   // Opens a chunk to upload (a shared file is checked to be unchanged since
@@ -73,6 +75,7 @@ class disk_io {
   asio::thread_pool& pool(lane l);
 
   asio::thread_pool chunks_{2};
+  asio::thread_pool uploads_{1};
   asio::thread_pool files_{1};  // one thread: writes land in the order asked
   asio::thread_pool hashing_{1};
 };

@@ -180,7 +180,8 @@ void download::on_written(source_key peer, const std::string& from, std::uint32_
     --s.writing;
     s.progress = now;
     s.bytes_seen = s.link->bytes_received();
-    s.window.on_delivery(length, now, s.link->round_trip());
+    const auto path = s.link->path();
+    s.window.on_delivery(length, now, path.round_trip, path.retransmits > 0);
   }
   progress_ = now;
   ++fetched_;

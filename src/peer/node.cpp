@@ -203,6 +203,7 @@ std::shared_ptr<connection> node::make_connection(tcp::socket socket, direction 
   auto c = std::make_shared<connection>(std::move(socket), dir, settings_.connection);
   c->set_rate_limiters(&up_limiter_, &down_limiter_);
   c->set_input_budget(&input_budget_);
+  c->set_buffer_recycler(swarm_.chunk_buffers());
   c->set_trace(&trace_);
   return c;
 }

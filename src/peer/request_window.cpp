@@ -5,7 +5,8 @@
 
 namespace peerlab::peer {
 
-void request_window::on_delivery(std::uint64_t bytes, clock::time_point now, clock::duration rtt) {
+void request_window::on_delivery(std::uint64_t bytes, clock::time_point now, clock::duration rtt,
+                                 bool lossy) {
   if (deliveries_.empty() && first_delivery_ == clock::time_point{}) first_delivery_ = now;
   deliveries_.emplace_back(now, bytes);
   delivered_ += bytes;
@@ -13,8 +14,11 @@ void request_window::on_delivery(std::uint64_t bytes, clock::time_point now, clo
     delivered_ -= deliveries_.front().second;
     deliveries_.pop_front();
   }
-  const double seconds = std::chrono::duration<double>(rtt).count();
-  const auto wanted = static_cast<std::uint64_t>(s_.round_trips * rate(now) * seconds);
+  // A lost request is resent only after a retransmission timeout: on a path
+  // that loses packets the peer needs that much more work queued meanwhile.
+  const double seconds = s_.round_trips * std::chrono::duration<double>(rtt).count() +
+                         (lossy ? std::chrono::duration<double>(s_.loss_slack).count() : 0.0);
+  const auto wanted = static_cast<std::uint64_t>(rate(now) * seconds);
   const auto target = std::max(s_.min_bytes, wanted);
   if (target > bytes_) {
     // Grow by at most what arrived: the window can double once per round

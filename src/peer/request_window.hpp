@@ -1,7 +1,8 @@
 #pragma once
 // How many bytes of requests to keep in flight to one peer: enough to cover
 // twice what the link carries in a round trip (its bandwidth × delay), so the
-// peer never runs dry while our next requests travel to it. It starts at a
+// peer never runs dry while our next requests travel to it (and on a path
+// that loses packets, half a second more: a lost request is late by an RTO). It starts at a
 // floor and grows by at most what each delivery brings (doubling per round
 // trip, like TCP's slow start) until the measured rate stops rising; it
 // shrinks back when the rate falls, and to the floor after a timeout.
@@ -22,8 +23,10 @@ class request_window {
 
   explicit request_window(request_window_settings s = {}) : s_(s), bytes_(s.min_bytes) {}
 
-  // A chunk of `bytes` arrived; `rtt` is the connection's smoothed round trip.
-  void on_delivery(std::uint64_t bytes, clock::time_point now, clock::duration rtt);
+  // A chunk of `bytes` arrived; `rtt` is the connection's smoothed round
+  // trip; `lossy` if it has had to resend our requests (its path drops packets).
+  void on_delivery(std::uint64_t bytes, clock::time_point now, clock::duration rtt,
+                   bool lossy = false);
   // The peer delivered nothing for too long: back to the floor.
   void on_timeout();
 

@@ -21,9 +21,13 @@ struct connection_settings {
   duration keepalive_interval = 15s;  // nothing sent for this long: send a keepalive
   duration write_timeout = 30s;       // one write making no progress for this long: close
   std::size_t max_queued_bytes = 8 * 1024 * 1024;  // a peer that does not read is dropped
-  // The kernel keeps at most about this much of what we send not yet on the
-  // wire (TCP_NOTSENT_LOWAT): what has not left can still be cancelled.
+  // The kernel keeps about notsent_lowat_time of what we send not yet on
+  // the wire (TCP_NOTSENT_LOWAT, from the connection's delivery rate),
+  // within these bounds: what has not left can still be cancelled, and on a
+  // fast link the next chunk is queued before the kernel runs dry.
   std::size_t notsent_lowat_bytes = 256 * 1024;
+  std::size_t notsent_lowat_max_bytes = 2 * 1024 * 1024;
+  std::chrono::milliseconds notsent_lowat_time{10};
 };
 
 struct discovery_settings {
@@ -42,6 +46,9 @@ struct request_window_settings {
   // Bytes in flight = round_trips × rate × RTT: twice the bandwidth-delay
   // product, twice again for a lossy path's bursts and lost requests.
   double round_trips = 4;
+  // On a path that has lost our packets: the rate × this on top (a lost
+  // request reaches the peer only after a retransmission timeout).
+  duration loss_slack = 500ms;
 };
 
 struct download_settings {

@@ -37,7 +37,7 @@ class swarm::peer final : public chunk_source {
   void cancel(const content_id& c, std::uint32_t index) override {
     conn->send(protocol::cancel{c, index});
   }
-  clock::duration round_trip() const override { return conn->round_trip(); }
+  tcp_reading path() const override { return conn->path(); }
   std::uint64_t bytes_received() const override { return conn->bytes_received(); }
 
   std::shared_ptr<connection> conn;
@@ -353,8 +353,9 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
   }
   auto writing =
       disk_.write_chunk(item->partial, item->chunk_map, d->manifest().chunk_offset(m.index),
-                        m.index, std::move(m.data), d->manifest().chunk_hashes[m.index]);
+                        m.index, m.data, d->manifest().chunk_hashes[m.index]);
   const auto [outcome, problem] = co_await std::move(writing);
+  chunk_buffers_->give(std::move(m.data));
   // Whatever happened meanwhile, `d` is the same download (we hold it).
   const auto now = clock::now();
   if (outcome != chunk_write::written) {

@@ -27,6 +27,7 @@
 #include "peer/rate_limiter.hpp"
 #include "peer/store.hpp"
 #include "peer/uploader.hpp"
+#include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
 
 namespace peerlab::peer {
@@ -77,6 +78,8 @@ class swarm {
 
   // The node's upload limit: under one, uploads are chosen one chunk at a time.
   void set_upload_limit(const rate_limiter* limit) { uploader_.set_upload_limit(limit); }
+  // Where connections take buffers for chunks; written chunks go back there.
+  const std::shared_ptr<protocol::buffer_recycler>& chunk_buffers() const { return chunk_buffers_; }
 
   void start();  // resumes downloads left by an earlier run
   void stop();
@@ -136,6 +139,8 @@ class swarm {
 
   // Declared first, destroyed last: work still on its lanes finishes first.
   disk_io disk_;
+  std::shared_ptr<protocol::buffer_recycler> chunk_buffers_ =
+      std::make_shared<protocol::buffer_recycler>();
   asio::io_context& io_;
   store& store_;
   swarm_settings settings_;

@@ -160,7 +160,7 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
       queued = true;
       // The test-only fault switch: the chunk is read and one byte flipped.
       auto read = [&] { return store::read_at(**file, offset, length); };
-      auto data = co_await disk_.run(disk_io::lane::chunks, read);
+      auto data = co_await disk_.run(disk_io::lane::uploads, read);
       if (data && !data->empty()) (*data)[data->size() / 2] ^= 0x5a;
       if (data) conn->send(protocol::chunk{r.id, r.index, std::move(*data)});
     } else if (!cancelled) {

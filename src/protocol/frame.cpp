@@ -19,6 +19,28 @@ std::vector<std::uint8_t> encode_frame(std::span<const std::uint8_t> payload) {
   return out;
 }
 
+std::vector<std::uint8_t> buffer_recycler::take(std::size_t bytes) {
+  auto best = kept_.end();
+  for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+    const auto room = it->capacity();
+    if (room >= bytes && room / 2 <= bytes && (best == kept_.end() || room < best->capacity()))
+      best = it;
+  }
+  if (best == kept_.end()) return {};
+  auto b = std::move(*best);
+  kept_.erase(best);
+  kept_bytes_ -= b.capacity();
+  return b;
+}
+
+void buffer_recycler::give(std::vector<std::uint8_t>&& b) {
+  if (kept_.size() >= max_buffers_ || kept_bytes_ + b.capacity() > max_bytes_ || b.capacity() == 0)
+    return;
+  b.clear();
+  kept_bytes_ += b.capacity();
+  kept_.push_back(std::move(b));
+}
+
 frame_decoder::frame_decoder(std::size_t max_payload_bytes)
     : max_payload_bytes_(max_payload_bytes) {}
 
@@ -71,6 +93,7 @@ result<std::optional<std::vector<std::uint8_t>>> frame_decoder::next() {
           buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_ + frame_header_bytes);
       // Grown only as bytes arrive (direct_space), never to the length
       // claimed: a header announcing 4 MiB costs one step, not 4 MiB.
+      if (recycler_) large_ = recycler_->take(length);
       large_.assign(begin, buffer_.end());
       large_length_ = length;
       large_filled_ = large_.size();

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -27,6 +28,29 @@ inline constexpr std::size_t max_hello_frame_bytes = 256;
 std::vector<std::uint8_t> encode_frame(std::span<const std::uint8_t> payload);
 // The length prefix alone, for a frame whose payload is written separately.
 std::array<std::uint8_t, frame_header_bytes> encode_frame_length(std::uint32_t payload_bytes);
+
+// Payload buffers of large frames (chunks), kept for the next one: a chunk
+// received into a buffer whose pages are mapped (and cached) already spares
+// the kernel mapping, zeroing and unmapping 256 KiB+ of fresh pages per
+// chunk. One thread uses it (the network thread); bounded in count and bytes.
+class buffer_recycler {
+ public:
+  buffer_recycler(std::size_t max_buffers = 8, std::size_t max_bytes = 4 * 1024 * 1024)
+      : max_buffers_(max_buffers), max_bytes_(max_bytes) {}
+
+  // An empty buffer with room for `bytes` (and not more than twice that),
+  // if one is kept; otherwise an empty one with no room.
+  std::vector<std::uint8_t> take(std::size_t bytes);
+  // Keeps `b` for later if there is room; otherwise it is freed.
+  void give(std::vector<std::uint8_t>&& b);
+  std::size_t kept_bytes() const { return kept_bytes_; }
+
+ private:
+  std::size_t max_buffers_;
+  std::size_t max_bytes_;
+  std::size_t kept_bytes_ = 0;  // their capacity
+  std::vector<std::vector<std::uint8_t>> kept_;
+};
 
 // Incremental decoder: feed it bytes in whatever pieces the socket delivers,
 // then call next() until it has no more frames. Lengths are checked as soon as
@@ -53,6 +77,8 @@ class frame_decoder {
 
   // Changes the limit checked on the next headers (e.g. once a hello is in).
   void set_max_payload(std::size_t max_payload_bytes) { max_payload_bytes_ = max_payload_bytes; }
+  // Large payloads are received into buffers taken from here, when it has one.
+  void recycle_from(std::shared_ptr<buffer_recycler> r) { recycler_ = std::move(r); }
 
   // Where the next bytes of the stream may be written directly, or empty
   // when they must go through feed(). Call commit_direct(n) after writing n.
@@ -75,6 +101,7 @@ class frame_decoder {
 
  private:
   std::size_t max_payload_bytes_;
+  std::shared_ptr<buffer_recycler> recycler_;
   std::vector<std::uint8_t> buffer_;
   std::size_t consumed_ = 0;
   bool failed_ = false;

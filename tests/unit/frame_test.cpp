@@ -253,8 +253,10 @@ TEST(FrameDecoder, BufferedBytesCountOnlyTheUnconsumedPartialFrame) {
 
 // Reads a stream as the connection does: into direct_space() whenever the
 // decoder offers it (at most `piece` bytes at a time), else through feed().
-std::vector<bytes> read_like_a_socket(const bytes& stream, std::size_t piece) {
+std::vector<bytes> read_like_a_socket(const bytes& stream, std::size_t piece,
+                                      std::shared_ptr<buffer_recycler> recycler = nullptr) {
   frame_decoder d;
+  d.recycle_from(recycler);
   std::vector<bytes> frames;
   std::size_t at = 0;
   while (at < stream.size()) {
@@ -281,6 +283,57 @@ TEST(FrameDecoder, LargePayloadsAreReceivedInPlace) {
   const auto stream = concatenated_frames(payloads);
   for (const std::size_t piece : {std::size_t{1000}, std::size_t{65536}, std::size_t{1} << 22})
     EXPECT_EQ(read_like_a_socket(stream, piece), payloads) << "pieces of " << piece;
+}
+
+TEST(FrameDecoder, LargePayloadsReuseRecycledBuffersAndStayIntact) {
+  auto recycler = std::make_shared<buffer_recycler>();
+  const auto payload = pattern(300000, 5);
+  const auto stream = concatenated_frames({payload});
+  auto first = read_like_a_socket(stream, 65536, recycler);
+  ASSERT_EQ(first, std::vector<bytes>{payload});
+  const auto* storage = first[0].data();
+  recycler->give(std::move(first[0]));
+  EXPECT_GE(recycler->kept_bytes(), payload.size());
+  // The next large payload lands in the very same buffer, correctly filled
+  // (a recycled buffer's old bytes never show through).
+  const auto other = pattern(299999, 6);
+  frame_decoder d;
+  d.recycle_from(recycler);
+  const auto f = encode_frame(other);
+  d.feed(std::span(f).first(10));
+  ASSERT_FALSE(d.next()->has_value());
+  EXPECT_EQ(d.direct_space().data() - 6, storage);  // 6 payload bytes came through feed()
+  std::size_t at = 10;
+  for (auto space = d.direct_space(); !space.empty(); space = d.direct_space()) {
+    std::copy_n(f.begin() + static_cast<std::ptrdiff_t>(at), space.size(), space.begin());
+    d.commit_direct(space.size());
+    at += space.size();
+  }
+  EXPECT_EQ(at, f.size());
+  auto r = d.next();
+  ASSERT_TRUE(r && r->has_value());
+  EXPECT_EQ(**r, other);
+  EXPECT_EQ(recycler->kept_bytes(), 0u);
+}
+
+TEST(BufferRecycler, KeepsABoundedNumberOfBuffersOfFittingSizes) {
+  buffer_recycler r(2, 1024 * 1024);
+  auto sized = [](std::size_t n) {
+    std::vector<std::uint8_t> b;
+    b.reserve(n);
+    return b;
+  };
+  r.give(sized(300000));
+  r.give(sized(600000));
+  r.give(sized(100000));  // over the count: freed
+  EXPECT_EQ(r.kept_bytes(), 900000u);
+  EXPECT_TRUE(r.take(700000).capacity() == 0);  // none large enough
+  EXPECT_TRUE(r.take(100000).capacity() == 0);  // none small enough: 300000 > 2 x 100000
+  const auto b = r.take(250000);
+  EXPECT_EQ(b.capacity(), 300000u);  // the smallest that fits
+  EXPECT_TRUE(b.empty());
+  r.give(sized(600000));  // over the byte bound (600000 + 600000 > 1 MiB): freed
+  EXPECT_EQ(r.kept_bytes(), 600000u);
 }
 
 TEST(FrameDecoder, DirectSpaceOpensOnlyInsideALargePayload) {

@@ -15,7 +15,7 @@ constexpr std::uint32_t chunk = 256 * 1024;
 // Feeds a window the deliveries of a link of `rate` bytes/s and round trip
 // `rtt` that always has `window.bytes()` in flight, for `duration`.
 void run_link(request_window& w, clock::time_point& now, double rate, clock::duration rtt,
-              clock::duration duration) {
+              clock::duration duration, bool lossy = false) {
   const auto end = now + duration;
   while (now < end) {
     // What arrives per round trip is whatever was in flight, up to the link.
@@ -24,7 +24,7 @@ void run_link(request_window& w, clock::time_point& now, double rate, clock::dur
     const auto chunks = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(per_rtt / chunk));
     for (std::uint64_t i = 0; i < chunks; ++i) {
       now += rtt / chunks;
-      w.on_delivery(chunk, now, rtt);
+      w.on_delivery(chunk, now, rtt, lossy);
     }
   }
 }
@@ -53,6 +53,16 @@ TEST(RequestWindow, GrowsToFourTimesTheBandwidthDelayProductOfALongFatLink) {
   EXPECT_LE(static_cast<double>(w.bytes()), 4.6 * bdp);
   EXPECT_GE(w.requests(chunk), 16u);  // 5 MB of 256 KiB requests: 19
   EXPECT_LE(w.requests(chunk), 22u);
+}
+
+TEST(RequestWindow, OnALossyPathCoversHalfASecondMore) {
+  request_window w;
+  auto now = clock::time_point{} + 1h;
+  const double rate = 6.25e6;  // 50 Mbit/s, 200 ms, requests being resent
+  run_link(w, now, rate, 200ms, 20s, true);
+  const double wanted = rate * (4 * 0.2 + 0.5);
+  EXPECT_GE(static_cast<double>(w.bytes()), 0.85 * wanted);
+  EXPECT_LE(static_cast<double>(w.bytes()), 1.15 * wanted);
 }
 
 TEST(RequestWindow, GrowsAtMostByWhatEachDeliveryBrings) {
