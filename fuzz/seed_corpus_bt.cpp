@@ -14,6 +14,7 @@
 #include "protocol/bt_wire.hpp"
 #include "protocol/torrent.hpp"
 #include "protocol/tracker.hpp"
+#include "protocol/url_encoding.hpp"
 
 namespace peerlab::fuzz {
 
@@ -175,6 +176,9 @@ void tracker_seeds() {
   a.numwant = 50;
   a.key = "a1b2c3d4";
   write("tracker", "query", make_announce_query(a));
+  const auto escaped =
+      protocol::percent_encode({reinterpret_cast<const char*>(hash.data()), hash.size()});
+  write("tracker", "scrape-query", "info_hash=" + escaped + "&info_hash=" + escaped + "&x=1");
   announce_response r;
   r.min_interval = 60;
   r.complete = 1;

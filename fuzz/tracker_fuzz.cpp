@@ -1,11 +1,12 @@
-// Tracker messages: an announce query string from any client (what our
-// /announce parses), and answers from any tracker, over HTTP and UDP (what
-// our downloads parse). Checks: bounded results, and round trips through
-// our own encoders.
+// Tracker messages: an announce or scrape query string from any client
+// (what our /announce and /scrape parse), and answers from any tracker,
+// over HTTP and UDP (what our downloads parse). Checks: bounded results,
+// and round trips through our own encoders.
 
 #include <span>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "fuzz_check.hpp"
 #include "fuzz_targets.hpp"
@@ -23,6 +24,15 @@ int fuzz_tracker(const std::uint8_t* data, std::size_t size) {
     FUZZ_CHECK(q->port != 0);
     const auto again = parse_announce_query(make_announce_query(*q));
     FUZZ_CHECK(again.ok() && *again == *q);
+  }
+
+  const auto s = parse_scrape_query(text);
+  if (s) {
+    FUZZ_CHECK(s->size() <= max_scrape_hashes);
+    std::vector<scrape_entry> entries;
+    for (const auto& h : *s)
+      entries.push_back({h, 1, 2, 3});
+    FUZZ_CHECK(encode_scrape_response(entries).size() < 64 + 70 * entries.size());
   }
 
   const auto r = parse_announce_response(bytes);

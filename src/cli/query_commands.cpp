@@ -40,8 +40,12 @@ void print_status(const json& s) {
             << s.value("handshakes", 0) << " in handshake, " << s.value("known_peers", 0)
             << " known\n"
             << "traffic    " << human_bytes(s.value("bytes_up", 0.0)) << " up, "
-            << human_bytes(s.value("bytes_down", 0.0)) << " down\n"
-            << "uptime     " << human_duration(s.value("uptime_seconds", 0.0)) << "\n";
+            << human_bytes(s.value("bytes_down", 0.0)) << " down\n";
+  if (const auto t = s.find("tracker"); t != s.end() && t->is_object()) {
+    std::cout << "tracker    " << t->value("torrents", 0) << " torrents, " << t->value("peers", 0)
+              << " peers (" << t->value("seeders", 0) << " seeding) at /announce\n";
+  }
+  std::cout << "uptime     " << human_duration(s.value("uptime_seconds", 0.0)) << "\n";
 }
 
 // Adds a subcommand that GETs `path` and prints it as JSON or with `print`.

@@ -12,6 +12,9 @@ namespace fs = std::filesystem;
 
 json status_json(const api_context& ctx) {
   const auto s = ctx.node.status();
+  auto& tracker = ctx.node.tracker();
+  tracker.expire(std::chrono::steady_clock::now());
+  const auto t = tracker.stats();
   return {{"id", s.id},
           {"name", s.name},
           {"listen", protocol::to_string(s.listen)},
@@ -22,7 +25,8 @@ json status_json(const api_context& ctx) {
           {"known_peers", s.known_peers},
           {"bytes_up", s.bytes_sent},
           {"bytes_down", s.bytes_received},
-          {"uptime_seconds", s.uptime_seconds}};
+          {"uptime_seconds", s.uptime_seconds},
+          {"tracker", {{"torrents", t.torrents}, {"peers", t.peers}, {"seeders", t.seeders}}}};
 }
 
 json peers_json(const peer::node& node) {

@@ -3,6 +3,7 @@
 #include "http/dashboard.hpp"
 #include "http/file_route.hpp"
 #include "http/host_check.hpp"
+#include "http/tracker_route.hpp"
 
 namespace peerlab::http {
 
@@ -45,6 +46,10 @@ asio::awaitable<response> handle_request(const api_context& ctx, request req) {
   const auto path = req.path();
   if (path == "/") co_return dashboard(req);
   if (path.starts_with("/files/")) co_return serve_file(ctx.node.transfers(), req);
+  if (path == "/announce" || path == "/scrape") {
+    co_return serve_tracker(ctx.node.tracker(), req, ctx.node.listen_endpoint(),
+                            std::chrono::steady_clock::now());
+  }
   if (path.starts_with("/api/")) {
     auto answer = handle_api(ctx, std::move(req));  // named: see server.cpp on GCC 12
     co_return co_await std::move(answer);

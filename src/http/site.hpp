@@ -3,6 +3,7 @@
 //   /          the live dashboard (one self-contained page)
 //   /api/...   the JSON API (reads, and token-protected actions)
 //   /files/ID  complete files, client-server style
+//   /announce  a BitTorrent tracker (and /scrape), for any info-hash
 // Every request first passes the Host and Origin checks (host_check.hpp).
 
 #include <asio/awaitable.hpp>

@@ -44,7 +44,8 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
 
       admission_(settings_.max_handshakes, settings_.handshakes_per_second_per_ip,
                  settings_.handshake_burst_per_ip),
-      input_budget_(settings_.input_budget_bytes) {
+      input_budget_(settings_.input_budget_bytes),
+      tracker_(settings_.tracker) {
   swarm_.set_upload_limit(&up_limiter_);
 }
 

@@ -24,6 +24,7 @@
 #include "peer/settings.hpp"
 #include "peer/store.hpp"
 #include "peer/swarm.hpp"
+#include "peer/tracker_table.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/result.hpp"
 
@@ -91,6 +92,10 @@ class node {
   // request bodies share.
   memory_budget& input_budget() { return input_budget_; }
   const trace_log& trace() const { return trace_; }
+  // The BitTorrent tracker that the HTTP server answers /announce from; its
+  // set_local_torrents() hook makes this node a seeder of what it shares.
+  tracker_table& tracker() { return tracker_; }
+  const tracker_table& tracker() const { return tracker_; }
 
  private:
   asio::awaitable<void> accept_loop();
@@ -141,6 +146,7 @@ class node {
   std::set<std::shared_ptr<connection>> peers_asked_;
   admission<std::shared_ptr<connection>> admission_;  // inbound ones before their hello
   memory_budget input_budget_;
+  tracker_table tracker_;
   std::map<protocol::node_id, std::shared_ptr<connection>> established_;
   std::set<asio::ip::tcp::socket*> dialing_;  // connects in progress
   std::uint64_t closed_bytes_sent_ = 0;       // traffic of connections already gone

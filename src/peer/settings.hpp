@@ -86,6 +86,28 @@ struct lan_discovery_settings {
   std::size_t max_received_per_second = 20;  // datagrams beyond this are dropped unparsed
 };
 
+// The BitTorrent tracker at GET /announce (peer/tracker_table.hpp): every
+// list bounded, so announces from anywhere cannot grow it without end.
+struct tracker_settings {
+  std::chrono::seconds interval = 120s;     // asked of clients between announces
+  std::chrono::seconds min_interval = 30s;  // and the least they should wait
+  // An entry not renewed for this long is gone (a client that left without
+  // `event=stopped`): two intervals, so one late announce does not drop it.
+  std::chrono::seconds entry_lifetime = 240s;
+  std::size_t max_torrents = 4096;
+  std::size_t max_peers_per_torrent = 1000;
+  std::size_t max_peers = 65536;  // over all torrents
+  // Entries held by one address (an IPv4 address, or an IPv6 /64: one
+  // machine or one home), over all torrents: room for a classroom behind
+  // one NAT, not for a flood of made-up peer ids.
+  std::size_t max_entries_per_address = 256;
+  std::size_t default_numwant = 50;
+  std::size_t max_numwant = 200;
+  // Announces and scrapes per second per address, after a burst.
+  double requests_per_second_per_address = 10;
+  double request_burst_per_address = 200;
+};
+
 struct node_settings {
   std::filesystem::path data_dir;
   // Every interface, IPv6 and IPv4 (dual stack), as P2P clients do; 0.0.0.0
@@ -122,6 +144,7 @@ struct node_settings {
   discovery_settings discovery;
   lan_discovery_settings lan;
   swarm_settings swarm;
+  tracker_settings tracker;
 };
 
 }  // namespace peerlab::peer

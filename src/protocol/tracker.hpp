@@ -77,6 +77,21 @@ std::vector<std::uint8_t> encode_announce_response(const announce_response& r, b
 // peers with a host name instead of an address or port 0 are skipped.
 result<announce_response> parse_announce_response(std::span<const std::uint8_t> bytes);
 
+// BEP 48, scrape: GET /scrape?info_hash=…&info_hash=… asks for the counts
+// of each torrent. Each info_hash exactly 20 bytes, at most max_scrape_hashes
+// of them, other keys ignored; none at all is a full scrape.
+inline constexpr std::size_t max_scrape_hashes = 64;
+result<std::vector<sha1_digest>> parse_scrape_query(std::string_view query);
+
+struct scrape_entry {
+  sha1_digest info_hash{};
+  std::uint32_t complete = 0;    // seeders
+  std::uint32_t incomplete = 0;  // leechers
+  std::uint32_t downloaded = 0;  // completed downloads seen
+};
+// {"files": {info_hash: {complete, downloaded, incomplete}}}
+std::vector<std::uint8_t> encode_scrape_response(std::span<const scrape_entry> entries);
+
 // BEP 15, UDP trackers: connect, then announce with the connection id.
 inline constexpr std::uint64_t udp_protocol_id = 0x41727101980;
 enum class udp_action : std::uint32_t { connect = 0, announce = 1, scrape = 2, error = 3 };

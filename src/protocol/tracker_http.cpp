@@ -147,6 +147,47 @@ std::string make_announce_query(const announce_request& r) {
   return q;
 }
 
+result<std::vector<sha1_digest>> parse_scrape_query(std::string_view query) {
+  if (query.size() > max_announce_query_bytes) return error{"scrape query too long"};
+  std::vector<sha1_digest> hashes;
+  std::size_t params = 0;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (param.empty()) continue;
+    if (++params > max_query_params + max_scrape_hashes) {
+      return error{"scrape query with too many parameters"};
+    }
+    const auto eq = param.find('=');
+    const auto key = percent_decode(param.substr(0, eq), 64);
+    if (!key) return error{"scrape query with a bad escape"};
+    if (*key != "info_hash") continue;
+    const auto value =
+        percent_decode(eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1),
+                       max_text_value_bytes);
+    sha1_digest hash{};
+    if (!value || !exactly(*value, hash)) return error{"info_hash is not 20 bytes"};
+    if (hashes.size() >= max_scrape_hashes) return error{"scrape query asks for too many torrents"};
+    if (std::find(hashes.begin(), hashes.end(), hash) == hashes.end()) hashes.push_back(hash);
+  }
+  return hashes;
+}
+
+std::vector<std::uint8_t> encode_scrape_response(std::span<const scrape_entry> entries) {
+  auto files = bvalue::make_dict();
+  for (const auto& e : entries) {
+    auto counts = bvalue::make_dict();
+    counts.set("complete", e.complete);
+    counts.set("downloaded", e.downloaded);
+    counts.set("incomplete", e.incomplete);
+    files.set(std::string(e.info_hash.begin(), e.info_hash.end()), std::move(counts));
+  }
+  auto d = bvalue::make_dict();
+  d.set("files", std::move(files));
+  return bencode(d);
+}
+
 std::vector<std::uint8_t> encode_announce_response(const announce_response& r, bool compact) {
   auto d = bvalue::make_dict();
   if (!r.failure_reason.empty()) {
