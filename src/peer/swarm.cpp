@@ -62,6 +62,7 @@ void swarm::start() {
   running_ = true;
   // Downloads interrupted by a stop or a crash carry on where they were.
   for (const auto& [id, item] : store_.items()) {
+    if (item.complete && !item.bt) asio::co_spawn(io_, hash_for_bittorrent(id), asio::detached);
     if (item.complete) continue;
     auto d = std::make_shared<download>(id, settings_.download);
     d->output = item.path;
@@ -404,6 +405,9 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
                             << seconds << " s, " << stats.fetched << " chunks fetched from "
                             << stats.sources.size() << " peers)";
   broadcast_catalog();
+  // Hashed again, once, rather than in the download's hot path: chunks come
+  // out of order, and a v2 tree needs them all (it reads the page cache).
+  asio::co_spawn(io_, hash_for_bittorrent(d->id()), asio::detached);
 }
 
 void swarm::fail(download& d, std::string why) {

@@ -103,6 +103,11 @@ class swarm {
   std::optional<transfer_info> transfer(const protocol::content_id& id) const;
   std::vector<file_info> files() const;
   std::optional<local_file> complete_file(const protocol::content_id& id) const;
+  // The 20-byte info-hashes of every file this node seeds over BitTorrent
+  // (v1, v2 and hybrid torrents of each): what it registers with a tracker.
+  std::vector<protocol::bt::sha1_digest> bt_info_hashes() const { return store_.bt_wire_ids(); }
+  const store& storage() const { return store_; }
+
   // The known content ids (ours and our peers') that start with `prefix`.
   std::set<protocol::content_id> matches(const std::string& prefix) const;
   // The one id `id_or_prefix` names, if exactly one matches.
@@ -114,6 +119,9 @@ class swarm {
   asio::awaitable<void> maintenance_loop();
   asio::awaitable<void> drop_changed_files();
   void stop_sharing(const protocol::content_id& id);
+  // Computes (on the hashing lane) the BitTorrent hashes of a complete file
+  // that has none: downloaded ones, and those shared by older versions.
+  asio::awaitable<void> hash_for_bittorrent(protocol::content_id id);
 
   void on_catalog(peer& p, const protocol::catalog& m);
   void on_manifest(peer& p, const protocol::manifest_data& m);
