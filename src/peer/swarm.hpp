@@ -60,6 +60,7 @@ struct file_info {
   std::string local;       // complete | partial | ""
   std::size_t chunks = 0;  // local files only (peers' catalogs do not say)
   std::uint32_t chunk_size = 0;
+  std::shared_ptr<const bt_info> bt;  // complete local files, once hashed for BitTorrent
 };
 
 // A complete, verified file this node shares, for serving over HTTP.

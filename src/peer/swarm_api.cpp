@@ -142,12 +142,13 @@ std::vector<file_info> swarm::files() const {
                1,
                item.complete ? "complete" : "partial",
                item.manifest.chunk_count(),
-               item.manifest.chunk_size};
+               item.manifest.chunk_size,
+               item.bt};
   }
   for (const auto& [key, entries] : catalog_.all()) {
     for (const auto& [id, e] : entries) {
-      auto [it, inserted] =
-          all.try_emplace(id, file_info{protocol::to_hex(id), e.name, e.size, 0, ""});
+      auto [it, inserted] = all.try_emplace(
+          id, file_info{protocol::to_hex(id), e.name, e.size, 0, "", 0, 0, nullptr});
       ++it->second.holders;
     }
   }
