@@ -40,7 +40,10 @@ json peers_json(const peer::node& node) {
                    {"connected_seconds", c.connected_seconds},
                    {"app_queue", c.queued_bytes},
                    {"send_queue", c.kernel.send},
-                   {"receive_queue", c.kernel.receive}});
+                   {"receive_queue", c.kernel.receive},
+                   {"protocol", c.protocol},
+                   {"client", c.client.empty() ? json(nullptr) : json(c.client)},
+                   {"torrent", c.torrent.empty() ? json(nullptr) : json(c.torrent)}});
   }
   return out;
 }

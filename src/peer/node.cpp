@@ -20,6 +20,8 @@ using asio::ip::tcp;
 using clock = std::chrono::steady_clock;
 
 namespace {
+constexpr int bittorrent_first_byte = 0x13;  // the length of "BitTorrent protocol"
+
 double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
 }
@@ -46,6 +48,7 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
                  settings_.handshake_burst_per_ip),
       input_budget_(settings_.input_budget_bytes) {
   swarm_.set_upload_limit(&up_limiter_);
+  swarm_.bittorrent().set_trace(&trace_);
 }
 
 protocol::result<std::monostate> node::start() {
@@ -209,6 +212,20 @@ std::shared_ptr<connection> node::make_connection(tcp::socket socket, direction 
 
 asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
   c->start();
+  // One port, two protocols: an inbound connection's first byte says which
+  // (0x13 opens BitTorrent's handshake, 0x00 peerlab's hello frame), so we
+  // speak only once the side that dialed has.
+  if (c->dir() == direction::inbound) {
+    auto peeking = c->peek_first_byte();
+    if (co_await std::move(peeking) == bittorrent_first_byte) {
+      handshaking_.erase(c);
+      admission_.finished(c);
+      co_await swarm_.bittorrent().serve(c);
+      closed_bytes_sent_ += c->bytes_sent();
+      closed_bytes_received_ += c->bytes_received();
+      co_return;
+    }
+  }
   c->send(protocol::hello{.id = id_, .listen_port = listen_.port, .name = settings_.name});
 
   auto first = co_await c->receive();
@@ -357,6 +374,13 @@ std::vector<connection_info> node::connections() const {
     out.push_back({protocol::to_hex(id), c->peer_hello()->name, c->advertised(), c->dir(),
                    c->local(), c->remote(), c->bytes_sent(), c->bytes_received(),
                    seconds_since(c->connected_at()), c->queued_bytes(), c->kernel_queues()});
+  }
+  for (const auto& p : swarm_.bittorrent().peers()) {
+    const auto& c = p.conn;
+    out.push_back({p.peer_id, p.client, c->remote(), c->dir(), c->local(), c->remote(),
+                   c->bytes_sent(), c->bytes_received(), seconds_since(c->connected_at()),
+                   c->queued_bytes(), c->kernel_queues(), "bittorrent", p.client,
+                   p.file + " (" + p.format + ")"});
   }
   return out;
 }

@@ -42,6 +42,9 @@ struct connection_info {
   double connected_seconds;
   std::size_t queued_bytes;  // in our write queue, not yet given to the kernel
   socket_queues kernel;      // in the socket's kernel send and receive buffers
+  std::string protocol = "peerlab";  // or "bittorrent"
+  std::string client = "";           // BitTorrent: the client it says it is
+  std::string torrent = "";          // BitTorrent: what it fetches
 };
 
 struct known_peer_info {

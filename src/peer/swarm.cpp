@@ -51,7 +51,8 @@ swarm::swarm(asio::io_context& io, store& storage, swarm_settings settings)
       store_(storage),
       settings_(settings),
       tick_(io),
-      uploader_(io, storage, disk_, settings_) {
+      uploader_(io, storage, disk_, settings_),
+      bt_(io, storage, uploader_) {
   store_.use(disk_);
   uploader_.on_file_changed([this](const content_id& id) { stop_sharing(id); });
 }
@@ -79,6 +80,7 @@ void swarm::start() {
     fail(*d, "cannot resume: " + u.second);
   }
   uploader_.start();
+  bt_.start();
   asio::co_spawn(io_, maintenance_loop(), asio::detached);
 }
 
@@ -86,6 +88,7 @@ void swarm::stop() {
   running_ = false;
   tick_.cancel();
   uploader_.stop();
+  bt_.stop();
   wake_end_waiters();
 }
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "peer/bt_seeder.hpp"
 #include "peer/catalog.hpp"
 #include "peer/connection.hpp"
 #include "peer/disk_io.hpp"
@@ -107,6 +108,9 @@ class swarm {
   // The 20-byte info-hashes of every file this node seeds over BitTorrent
   // (v1, v2 and hybrid torrents of each): what it registers with a tracker.
   std::vector<protocol::bt::sha1_digest> bt_info_hashes() const { return store_.bt_wire_ids(); }
+  // BitTorrent peers on the peer port (they share the uploader).
+  bt_seeder& bittorrent() { return bt_; }
+  const bt_seeder& bittorrent() const { return bt_; }
   const store& storage() const { return store_; }
 
   // The known content ids (ours and our peers') that start with `prefix`.
@@ -152,6 +156,7 @@ class swarm {
   bool running_ = false;
   catalog catalog_;
   uploader uploader_;
+  bt_seeder bt_;
   std::map<std::uint64_t, std::unique_ptr<peer>> peers_;  // by connection serial
   std::map<protocol::content_id, std::shared_ptr<download>> downloads_;
   std::map<protocol::node_id, std::chrono::steady_clock::time_point> banned_until_;
