@@ -153,11 +153,12 @@ bool bt_session::on_request(const bt::request& q) {
     conn_->close("request out of range: " + bt::describe(q));
     return false;
   }
+  // We advertise reqq (max_queued_blocks); twice that unanswered is a flood.
   if (pending_blocks_ >= 2 * std::size_t{owner_.settings_.max_queued_blocks}) {
     conn_->close("request flood: " + std::to_string(pending_blocks_) + " requests queued");
     return false;
   }
-  if (choked_ || pending_blocks_ >= owner_.settings_.max_queued_blocks) {
+  if (choked_) {
     // BEP 6 says so explicitly; without it, a choked peer's requests are void.
     if (fast_) write(bt::reject_request{q.piece, q.begin, q.length});
     return true;
