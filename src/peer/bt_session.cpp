@@ -102,15 +102,8 @@ bool bt_session::on_handshake(const bt::handshake& h) {
   ours.info_hash = h.info_hash;
   ours.id = owner_.own_id_;
   write(ours);
-  if (h.extension_protocol()) {
-    bt::extension_handshake e;
-    e.m = {{"ut_metadata", our_metadata_id}};
-    e.client = client_name;
-    e.metadata_size = info_->of(format_).info_bytes.size();
-    e.reqq = owner_.settings_.max_queued_blocks;
-    e.yourip = protocol::endpoint{conn_->remote().family, conn_->remote().ip, 0};
-    write(bt::extended{0, bt::encode_extension_handshake(e)});
-  }
+  // What we have comes first: BEP 3 allows a bitfield only right after the
+  // handshake (Transmission closes the connection otherwise).
   if (fast_) {
     write(bt::have_all{});
   } else {
@@ -119,6 +112,15 @@ bool bt_session::on_handshake(const bt::handshake& h) {
     bt::bitfield all{std::vector<std::uint8_t>((pieces + 7) / 8, 0xff)};
     if (pieces % 8) all.bits.back() = static_cast<std::uint8_t>(0xff << (8 - pieces % 8));
     write(all);
+  }
+  if (h.extension_protocol()) {
+    bt::extension_handshake e;
+    e.m = {{"ut_metadata", our_metadata_id}};
+    e.client = client_name;
+    e.metadata_size = info_->of(format_).info_bytes.size();
+    e.reqq = owner_.settings_.max_queued_blocks;
+    e.yourip = protocol::endpoint{conn_->remote().family, conn_->remote().ip, 0};
+    write(bt::extended{0, bt::encode_extension_handshake(e)});
   }
   owner_.uploader_.add_peer(conn_->serial(), conn_, this);
   return true;

@@ -21,6 +21,7 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 constexpr int bittorrent_first_byte = 0x13;  // the length of "BitTorrent protocol"
+constexpr int peerlab_first_byte = 0x00;     // a hello frame's length is < 2^24
 
 double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
@@ -217,7 +218,13 @@ asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
   // speak only once the side that dialed has.
   if (c->dir() == direction::inbound) {
     auto peeking = c->peek_first_byte();
-    if (co_await std::move(peeking) == bittorrent_first_byte) {
+    const int first = co_await std::move(peeking);
+    // Neither (an encrypted BitTorrent handshake, say): closed before we
+    // say anything, so a client falling back to plain BitTorrent on a new
+    // connection has no stray hello of ours left in its buffer.
+    if (first != peerlab_first_byte && first != bittorrent_first_byte)
+      c->close("neither peerlab nor BitTorrent (first byte " + std::to_string(first) + ")");
+    if (first == bittorrent_first_byte) {
       handshaking_.erase(c);
       admission_.finished(c);
       co_await swarm_.bittorrent().serve(c);
