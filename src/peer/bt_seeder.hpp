@@ -26,8 +26,8 @@
 namespace peerlab::peer {
 
 struct bt_settings {
-  std::size_t max_peers = 64;      // BitTorrent connections at once; more are closed
-  std::size_t unchoke_slots = 8;   // peers we upload to at once
+  std::size_t max_peers = 64;     // BitTorrent connections at once; more are closed
+  std::size_t unchoke_slots = 8;  // peers we upload to at once
   std::chrono::steady_clock::duration rotate_every = std::chrono::seconds(10);
   std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(180);
   std::uint32_t max_queued_blocks = 500;  // advertised as reqq; twice that closes the connection

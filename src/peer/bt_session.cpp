@@ -29,10 +29,10 @@ bt::wire_limits seeder_limits() {
 
 // Message names for the trace, in the order of bt::message's alternatives.
 constexpr std::array<const char*, 22> type_names = {
-    "handshake", "keepalive", "choke",        "unchoke",        "interested",   "not interested",
-    "have",      "bitfield",  "request",      "piece",          "cancel",       "port",
-    "suggest",   "have all",  "have none",    "reject request", "allowed fast", "extended",
-    "hash request", "hashes", "hash reject", "unknown"};
+    "handshake",    "keepalive", "choke",       "unchoke",        "interested",   "not interested",
+    "have",         "bitfield",  "request",     "piece",          "cancel",       "port",
+    "suggest",      "have all",  "have none",   "reject request", "allowed fast", "extended",
+    "hash request", "hashes",    "hash reject", "unknown"};
 
 }  // namespace
 
@@ -176,8 +176,8 @@ bool bt_session::on_request(const bt::request& q) {
 void bt_session::on_cancel(const bt::cancel& q) {
   const auto it = pending_.find(q.piece);
   if (it == pending_.end()) return;
-  const auto block = std::find(it->second.begin(), it->second.end(),
-                               bt::request{q.piece, q.begin, q.length});
+  const auto block =
+      std::find(it->second.begin(), it->second.end(), bt::request{q.piece, q.begin, q.length});
   if (block == it->second.end()) return;
   it->second.erase(block);
   --pending_blocks_;
@@ -221,7 +221,8 @@ void bt_session::send(const protocol::request& r, std::shared_ptr<const file_han
                             head.size() + q.length, client_);
     }
     const auto from = offset + q.begin;
-    const auto in_file = from >= info_->size ? 0 : std::min<std::uint64_t>(q.length, info_->size - from);
+    const auto in_file =
+        from >= info_->size ? 0 : std::min<std::uint64_t>(q.length, info_->size - from);
     conn_->send_raw_file({head.begin(), head.end()}, file, from, in_file);
     if (in_file < q.length) conn_->send_raw(std::vector<std::uint8_t>(q.length - in_file, 0));
   }
@@ -279,10 +280,11 @@ void bt_session::on_hash_request(const bt::hash_request& q) {
   const auto piece_layer = bt::log2_exact(layout.blocks_per_piece());
   if (format_ != bt::torrent_format::v1 && q.root == info_->hashes.pieces_root &&
       !info_->piece_tree.empty() && q.base == piece_layer) {
-    auto values = bt::merkle_hashes_for_request(info_->piece_tree, q.index, q.count,
-                                                q.proof_layers);
+    auto values =
+        bt::merkle_hashes_for_request(info_->piece_tree, q.index, q.count, q.proof_layers);
     if (values) {
-      return write(bt::hashes{q.root, q.base, q.index, q.count, q.proof_layers, std::move(*values)});
+      return write(
+          bt::hashes{q.root, q.base, q.index, q.count, q.proof_layers, std::move(*values)});
     }
   }
   write(bt::hash_reject{q.root, q.base, q.index, q.count, q.proof_layers});

@@ -6,12 +6,12 @@
 #include <sys/socket.h>
 
 #include <array>
-#include <cerrno>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <cerrno>
 #include <functional>
 #include <limits>
 

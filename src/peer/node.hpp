@@ -40,8 +40,8 @@ struct connection_info {
   std::uint64_t bytes_sent;
   std::uint64_t bytes_received;
   double connected_seconds;
-  std::size_t queued_bytes;  // in our write queue, not yet given to the kernel
-  socket_queues kernel;      // in the socket's kernel send and receive buffers
+  std::size_t queued_bytes;          // in our write queue, not yet given to the kernel
+  socket_queues kernel;              // in the socket's kernel send and receive buffers
   std::string protocol = "peerlab";  // or "bittorrent"
   std::string client = "";           // BitTorrent: the client it says it is
   std::string torrent = "";          // BitTorrent: what it fetches

@@ -48,7 +48,6 @@ class trace_log {
   std::uint64_t last_seq() const { return next_seq_ - 1; }
 
  private:
-
   bool print_;
   std::uint64_t next_seq_ = 1;
   std::deque<trace_event> events_;
