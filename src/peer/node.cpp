@@ -227,7 +227,8 @@ asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
     if (first == bittorrent_first_byte) {
       handshaking_.erase(c);
       admission_.finished(c);
-      co_await swarm_.bittorrent().serve(c);
+      auto serving = swarm_.bittorrent().serve(c);  // GCC 12: no shared_ptr inside a co_await
+      co_await std::move(serving);
       closed_bytes_sent_ += c->bytes_sent();
       closed_bytes_received_ += c->bytes_received();
       co_return;
@@ -370,6 +371,10 @@ node_status node::status() const {
   for (const auto& [id, c] : established_) {
     s.bytes_sent += c->bytes_sent();
     s.bytes_received += c->bytes_received();
+  }
+  for (const auto& p : swarm_.bittorrent().peers()) {
+    s.bytes_sent += p.conn->bytes_sent();
+    s.bytes_received += p.conn->bytes_received();
   }
   s.uptime_seconds = seconds_since(started_at_);
   return s;

@@ -26,6 +26,10 @@ SEEDER_IP = "127.0.30.1"
 TRACKER_IP = "127.0.30.2"
 CLIENT_IPS = ["127.0.30.11", "127.0.30.12", "127.0.30.13"]
 FILE_BYTES = 6 * 1024 * 1024 + 12345  # a few pieces, and a short last one
+# The acceptance's 64 MiB where a client is quick at it (a second or two).
+BIG_FILE_CASES = {"test_aria2c_downloads_a_v1_torrent", "test_libtorrent_downloads_a_hybrid_torrent",
+                  "test_libtorrent_downloads_a_v2_torrent"}
+BIG_FILE_BYTES = 64 * 1024 * 1024 + 12345
 
 
 class NamespacedNode(e2e.Node):
@@ -60,7 +64,8 @@ class BitTorrentTest(e2e.NodeTestCase):
             extra += ["--up-limit", "2MiB"]
         self.seeder = self.node("seeder", f"{SEEDER_IP}:0", f"{SEEDER_IP}:0", extra=extra).start()
         self.original = os.path.join(self.tmp, "shared.bin")
-        e2e.write_random_file(self.original, FILE_BYTES)
+        self.file_bytes = BIG_FILE_BYTES if self._testMethodName in BIG_FILE_CASES else FILE_BYTES
+        e2e.write_random_file(self.original, self.file_bytes)
         self.file_id = self.seeder.share(self.original)
         self.expected = e2e.sha256_file(self.original)
         self.clients = []
@@ -151,7 +156,7 @@ class BitTorrentTest(e2e.NodeTestCase):
         def complete():
             if client.exited():
                 raise e2e.GiveUp(f"transmission-cli exited {client.proc.returncode}")
-            return os.path.exists(done) and os.path.getsize(done) == FILE_BYTES and \
+            return os.path.exists(done) and os.path.getsize(done) == self.file_bytes and \
                 e2e.sha256_file(done) == self.expected
 
         # Transmission writes in place and seeds on: done once the bytes match.
@@ -163,7 +168,7 @@ class BitTorrentTest(e2e.NodeTestCase):
         self.wait_for_bittorrent_hashes()
         path, magnet = self.torrent(fmt)
         session = bt.lt_session(CLIENT_IPS[0])
-        out = os.path.join(self.tmp, f"lt-{fmt}")
+        out = os.path.join(self.tmp, f"lt-{fmt}{'-magnet' if magnet_only else ''}")
         os.makedirs(out)
         handle = bt.lt_download(session, out, self.seeder.listen, torrent=None if magnet_only else path,
                                 magnet=magnet if magnet_only else None)
@@ -188,6 +193,9 @@ class BitTorrentTest(e2e.NodeTestCase):
     def test_libtorrent_downloads_from_the_magnet_link_alone(self):
         self.libtorrent_fetch("hybrid", magnet_only=True)
         self.libtorrent_fetch("v1", magnet_only=True)
+        # v2 alone: the info dictionary has no piece hashes, so libtorrent
+        # asks for the piece layer with BEP 52 hash requests.
+        self.libtorrent_fetch("v2", magnet_only=True)
 
     def test_three_aria2c_leechers_at_once_also_trade_among_themselves(self):
         self.wait_for_bittorrent_hashes()
@@ -206,7 +214,7 @@ class BitTorrentTest(e2e.NodeTestCase):
             self.assert_same_file(os.path.join(out, "shared.bin"))
         # The seeder uploaded less than three copies: the leechers traded the rest.
         uploaded = self.seeder.status()["bytes_up"]
-        self.assertLess(uploaded, 3 * FILE_BYTES, "the aria2c leechers took everything from the seeder")
+        self.assertLess(uploaded, 3 * self.file_bytes, "the aria2c leechers took everything from the seeder")
         self.seeder.assert_alive()
 
 
