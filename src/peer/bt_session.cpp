@@ -216,8 +216,8 @@ void bt_session::send(const protocol::request& r, std::shared_ptr<const file_han
     const auto head = bt::encode_piece_head(q.piece, q.begin, q.length);
     if (owner_.trace_) {
       owner_.trace_->record(*conn_, true, "bt piece",
-                            "piece #" + std::to_string(q.piece) + " +" + std::to_string(q.begin) +
-                                " " + std::to_string(q.length),
+                            "bt piece #" + std::to_string(q.piece) + " +" +
+                                std::to_string(q.begin) + " " + std::to_string(q.length),
                             head.size() + q.length, client_);
     }
     const auto from = offset + q.begin;
@@ -300,7 +300,7 @@ void bt_session::trace(bool sent, const bt::message& m, std::size_t bytes) {
   if (!owner_.trace_) return;
   if (!sent) bytes = bt::encode(m).size();  // small: a seeder receives no blocks
   owner_.trace_->record(*conn_, sent, std::string("bt ") + type_names.at(m.index()),
-                        bt::describe(m), bytes, client_);
+                        "bt " + bt::describe(m), bytes, client_);
 }
 
 }  // namespace peerlab::peer
