@@ -25,6 +25,7 @@ import case_links
 import case_requests
 import case_scale
 import case_share
+import case_bittorrent
 import case_transfer
 from nginx import Nginx
 from procs import BenchError, Processes, uses_asan
@@ -61,6 +62,7 @@ CASES = [
     ("swarm", "Scale: many nodes in one swarm", case_scale.swarm),
     ("connections", "Scale: one node holding many peer connections", case_scale.connections),
     ("rate_limit", "Rate limit accuracy (no target in issue 8)", case_transfer.rate_limit),
+    ("bt_seed", "BitTorrent: peerlab seeding to aria2c vs aria2c seeding to aria2c", case_bittorrent.seed_to_aria2c),
     ("slow_uplink", "Slow links: 3 downloaders behind a seeder's slow uplink (emulated)", case_links.slow_uplink),
     ("long_links", "Slow links: 100 Mbit/s at 200 ms RTT + 1 % loss, and at 400 ms RTT (emulated)",
      case_links.long_links),

@@ -26,5 +26,6 @@ int fuzz_bt_wire(const std::uint8_t* data, std::size_t size);         // protoco
 int fuzz_bt_extension(const std::uint8_t* data, std::size_t size);    // protocol/bt_extension
 int fuzz_tracker(const std::uint8_t* data, std::size_t size);         // protocol/tracker
 int fuzz_beacon(const std::uint8_t* data, std::size_t size);          // protocol/beacon
+int fuzz_bt_hashes(const std::uint8_t* data, std::size_t size);       // peer/bt_info
 
 }  // namespace peerlab::fuzz

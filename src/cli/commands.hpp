@@ -18,5 +18,6 @@ struct target_options {
 void add_node_command(CLI::App& app, int& exit_code);
 void add_query_commands(CLI::App& app, int& exit_code);
 void add_transfer_commands(CLI::App& app, int& exit_code);  // share, get, files
+void add_torrent_command(CLI::App& app, int& exit_code);
 
 }  // namespace peerlab::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   peerlab::cli::add_node_command(app, exit_code);
   peerlab::cli::add_transfer_commands(app, exit_code);
   peerlab::cli::add_query_commands(app, exit_code);
+  peerlab::cli::add_torrent_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "http/torrent_route.hpp"
 #include "protocol/endpoint.hpp"
 
 namespace peerlab::http {
@@ -43,7 +44,10 @@ json peers_json(const peer::node& node) {
                    {"connected_seconds", c.connected_seconds},
                    {"app_queue", c.queued_bytes},
                    {"send_queue", c.kernel.send},
-                   {"receive_queue", c.kernel.receive}});
+                   {"receive_queue", c.kernel.receive},
+                   {"protocol", c.protocol},
+                   {"client", c.client.empty() ? json(nullptr) : json(c.client)},
+                   {"torrent", c.torrent.empty() ? json(nullptr) : json(c.torrent)}});
   }
   return out;
 }
@@ -68,7 +72,8 @@ json files_json(const peer::node& node) {
                    {"holders", f.holders},
                    {"local", f.local.empty() ? json(nullptr) : json(f.local)},
                    {"chunks", f.local.empty() ? json(nullptr) : json(f.chunks)},
-                   {"chunk_size", f.local.empty() ? json(nullptr) : json(f.chunk_size)}});
+                   {"chunk_size", f.local.empty() ? json(nullptr) : json(f.chunk_size)},
+                   {"bittorrent", bittorrent_json(f)}});
   }
   return out;
 }
@@ -268,6 +273,9 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
     reply = trace_json(ctx.node.trace(), query_number(req.target, "after"));
   } else if (path == "/api/files") {
     reply = files_json(ctx.node);
+  } else if (is_torrent_route(path)) {
+    if (!read) co_return method_not_allowed("GET, HEAD");
+    co_return torrent_response(ctx, req);
   } else if (path == "/api/transfers") {
     reply = json::array();
     for (const auto& t : ctx.node.transfers().transfers())

@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,22 @@ class connection : public std::enable_shared_from_this<connection> {
   // kept about a connection is keyed by it, never by its address.
   std::uint64_t serial() const { return serial_; }
 
+  // Raw byte access, for a connection that turns out to speak another
+  // protocol (BitTorrent, told apart by its first bytes) over the same
+  // writer, watchdog, rate limits and sendfile path.
+  // The first byte the peer sent, left in the socket (-1: closed first).
+  asio::awaitable<int> peek_first_byte();
+  // Reads what is there (at least one byte), paying the download limiter;
+  // 0 once the connection is closed (it then is).
+  asio::awaitable<std::size_t> read_raw(std::span<std::uint8_t> into);
+  // After the other protocol's handshake: from now on `idle` is the idle
+  // timeout and `keepalive` is sent when nothing else was for a while.
+  void mark_raw_established(clock::duration idle, std::vector<std::uint8_t> keepalive);
+  void send_raw(std::vector<std::uint8_t> bytes);
+  // `head`, then bytes [offset, offset + length) of `file` (sendfile).
+  void send_raw_file(std::vector<std::uint8_t> head, std::shared_ptr<const file_handle> file,
+                     std::uint64_t offset, std::uint64_t length);
+
   // Closes the socket; the first reason given is logged with the 4-tuple.
   void close(const std::string& reason);
   bool is_open() const { return open_; }
@@ -142,6 +159,8 @@ class connection : public std::enable_shared_from_this<connection> {
   protocol::endpoint remote_;
   protocol::endpoint advertised_;
   std::optional<protocol::hello> peer_hello_;
+  bool raw_established_ = false;  // another protocol's handshake is done
+  std::vector<std::uint8_t> raw_keepalive_;
 
   protocol::frame_decoder decoder_;
   std::optional<budget_share> input_share_;  // what decoder_ holds, charged to the budget

@@ -20,6 +20,9 @@ using asio::ip::tcp;
 using clock = std::chrono::steady_clock;
 
 namespace {
+constexpr int bittorrent_first_byte = 0x13;  // the length of "BitTorrent protocol"
+constexpr int peerlab_first_byte = 0x00;     // a hello frame's length is < 2^24
+
 double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
 }
@@ -47,6 +50,8 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
       input_budget_(settings_.input_budget_bytes),
       tracker_(settings_.tracker) {
   swarm_.set_upload_limit(&up_limiter_);
+  swarm_.bittorrent().set_trace(&trace_);
+  tracker_.set_local_torrents([this](const auto& hash) { return swarm_.seeds_bt(hash); });
 }
 
 protocol::result<std::monostate> node::start() {
@@ -211,6 +216,27 @@ std::shared_ptr<connection> node::make_connection(tcp::socket socket, direction 
 
 asio::awaitable<void> node::session(std::shared_ptr<connection> c) {
   c->start();
+  // One port, two protocols: an inbound connection's first byte says which
+  // (0x13 opens BitTorrent's handshake, 0x00 peerlab's hello frame), so we
+  // speak only once the side that dialed has.
+  if (c->dir() == direction::inbound) {
+    auto peeking = c->peek_first_byte();
+    const int first = co_await std::move(peeking);
+    // Neither (an encrypted BitTorrent handshake, say): closed before we
+    // say anything, so a client falling back to plain BitTorrent on a new
+    // connection has no stray hello of ours left in its buffer.
+    if (first != peerlab_first_byte && first != bittorrent_first_byte)
+      c->close("neither peerlab nor BitTorrent (first byte " + std::to_string(first) + ")");
+    if (first == bittorrent_first_byte) {
+      handshaking_.erase(c);
+      admission_.finished(c);
+      auto serving = swarm_.bittorrent().serve(c);  // GCC 12: no shared_ptr inside a co_await
+      co_await std::move(serving);
+      closed_bytes_sent_ += c->bytes_sent();
+      closed_bytes_received_ += c->bytes_received();
+      co_return;
+    }
+  }
   c->send(protocol::hello{.id = id_, .listen_port = listen_.port, .name = settings_.name});
 
   auto first = co_await c->receive();
@@ -349,6 +375,10 @@ node_status node::status() const {
     s.bytes_sent += c->bytes_sent();
     s.bytes_received += c->bytes_received();
   }
+  for (const auto& p : swarm_.bittorrent().peers()) {
+    s.bytes_sent += p.conn->bytes_sent();
+    s.bytes_received += p.conn->bytes_received();
+  }
   s.uptime_seconds = seconds_since(started_at_);
   return s;
 }
@@ -359,6 +389,13 @@ std::vector<connection_info> node::connections() const {
     out.push_back({protocol::to_hex(id), c->peer_hello()->name, c->advertised(), c->dir(),
                    c->local(), c->remote(), c->bytes_sent(), c->bytes_received(),
                    seconds_since(c->connected_at()), c->queued_bytes(), c->kernel_queues()});
+  }
+  for (const auto& p : swarm_.bittorrent().peers()) {
+    const auto& c = p.conn;
+    out.push_back({p.peer_id, p.client, c->remote(), c->dir(), c->local(), c->remote(),
+                   c->bytes_sent(), c->bytes_received(), seconds_since(c->connected_at()),
+                   c->queued_bytes(), c->kernel_queues(), "bittorrent", p.client,
+                   p.file + " (" + p.format + ")"});
   }
   return out;
 }

@@ -41,8 +41,11 @@ struct connection_info {
   std::uint64_t bytes_sent;
   std::uint64_t bytes_received;
   double connected_seconds;
-  std::size_t queued_bytes;  // in our write queue, not yet given to the kernel
-  socket_queues kernel;      // in the socket's kernel send and receive buffers
+  std::size_t queued_bytes;          // in our write queue, not yet given to the kernel
+  socket_queues kernel;              // in the socket's kernel send and receive buffers
+  std::string protocol = "peerlab";  // or "bittorrent"
+  std::string client = "";           // BitTorrent: the client it says it is
+  std::string torrent = "";          // BitTorrent: what it fetches
 };
 
 struct known_peer_info {
@@ -92,8 +95,8 @@ class node {
   // request bodies share.
   memory_budget& input_budget() { return input_budget_; }
   const trace_log& trace() const { return trace_; }
-  // The BitTorrent tracker that the HTTP server answers /announce from; its
-  // set_local_torrents() hook makes this node a seeder of what it shares.
+  // The BitTorrent tracker that the HTTP server answers /announce from; it
+  // lists this node as a seeder of every torrent it seeds.
   tracker_table& tracker() { return tracker_; }
   const tracker_table& tracker() const { return tracker_; }
 

@@ -5,23 +5,20 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "peer/data_dir.hpp"
 #include "peer/disk_io.hpp"
+#include "peer/file_hasher.hpp"
 #include "peer/log.hpp"
 #include "protocol/messages.hpp"
 
 namespace peerlab::peer {
 
 namespace {
-
-constexpr std::size_t max_hash_threads = 8;  // each holds one chunk buffer (≤ 4 MiB)
 
 std::string errno_text() {
   return std::strerror(errno);
@@ -107,7 +104,7 @@ result<file_stamp> store::stamp_of(const fs::path& file) {
   return stamp_from(st);
 }
 
-result<std::pair<protocol::manifest, file_stamp>> store::hash_file(const fs::path& file) {
+result<hashed_file> store::hash_file(const fs::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return error{"cannot read " + file.string() + ": " + errno_text()};
   const file_handle handle(fd);
@@ -118,44 +115,36 @@ result<std::pair<protocol::manifest, file_stamp>> store::hash_file(const fs::pat
   const auto size = static_cast<std::uint64_t>(before.st_size);
   if (size > protocol::max_file_bytes) return error{file.string() + " is larger than 128 GiB"};
 
-  protocol::manifest m;
+  hashed_file out;
+  auto& m = out.manifest;
   m.name = file.filename().string();
   if (!protocol::is_safe_file_name(m.name)) {
     return error{"the file name '" + protocol::printable_name(m.name) + "' cannot be shared"};
   }
   m.size = size;
   m.chunk_size = protocol::chunk_size_for(size);
-  const std::size_t chunks = (size + m.chunk_size - 1) / m.chunk_size;
-  m.chunk_hashes.resize(chunks);
-  // SHA-256 is the bottleneck: one thread per core, thread t hashing chunks
-  // t, t + n, t + 2n, … so that together they still read the file in order.
-  const std::size_t threads =
-      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, max_hash_threads);
-  std::atomic<bool> short_read{false};
-  {
-    std::vector<std::jthread> workers;
-    for (std::size_t t = 0; t < std::min(threads, chunks); ++t) {
-      workers.emplace_back([&, t] {
-        std::vector<std::uint8_t> buffer(m.chunk_size);
-        for (std::size_t i = t; i < chunks && !short_read; i += threads) {
-          const auto length = m.chunk_length(i);
-          if (!read_fully(fd, buffer.data(), m.chunk_offset(i), length)) {
-            short_read = true;
-            return;
-          }
-          m.chunk_hashes[i] = protocol::sha256({buffer.data(), length});
-        }
-      });
-    }
-  }  // joins the workers
-  if (short_read) {
-    return error{"cannot read " + file.string() + ": it shrank or failed while hashing"};
-  }
+  // One pass: the chunks' SHA-256 and BitTorrent's hashes together.
+  auto pass = hash_pass(fd, size, m.chunk_size, true);
+  if (!pass) return error{"cannot read " + file.string() + ": " + pass.error_message()};
+  m.chunk_hashes = std::move(pass->chunk_hashes);
+  out.bt = std::move(pass->bt);
   struct stat after {};
   if (::fstat(fd, &after) != 0 || !(stamp_from(after) == stamp_from(before))) {
     return error{file.string() + " changed while it was being hashed"};
   }
-  return std::pair{std::move(m), stamp_from(before)};
+  out.stamp = stamp_from(before);
+  return out;
+}
+
+result<protocol::bt::file_hashes> store::hash_bt(const fs::path& file, const file_stamp& stamp,
+                                                 const protocol::manifest& m) {
+  auto handle = open_shared(file, stamp);
+  if (!handle) return error{handle.error_message()};
+  auto pass = hash_pass((*handle)->fd(), m.size, m.chunk_size, false);
+  if (!pass) return error{"cannot read " + file.string() + ": " + pass.error_message()};
+  if (auto now = stamp_of(file); !now || !(*now == stamp))
+    return error{file.string() + " changed while it was being hashed"};
+  return std::move(pass->bt);
 }
 
 result<std::shared_ptr<file_handle>> store::open_shared(const fs::path& file,
@@ -269,6 +258,7 @@ result<std::monostate> store::load() {
         continue;
       }
       c.have = chunk_set(c.manifest.chunk_count(), true);
+      load_bt(c);
     } else if (auto opened = open_partial(c, false); !opened) {
       log_line(log_level::warn) << "cannot resume the download of " << c.path
                                 << " for now: " << opened.error_message();
@@ -309,8 +299,9 @@ void store::save(const fs::path& path, std::string contents) const {
     log_line(log_level::error) << written.error_message();
 }
 
-result<std::monostate> store::add_shared(const protocol::manifest& m, const fs::path& file,
-                                         const file_stamp& stamp) {
+result<std::monostate> store::add_shared(const hashed_file& h, const fs::path& file) {
+  const auto& m = h.manifest;
+  const auto& stamp = h.stamp;
   const auto encoded = protocol::encode_manifest(m);
   content c;
   c.id = protocol::id_of_encoded(encoded);
@@ -321,7 +312,9 @@ result<std::monostate> store::add_shared(const protocol::manifest& m, const fs::
   c.have = chunk_set(m.chunk_count(), true);
   save(manifest_path(c.id), std::string(encoded.begin(), encoded.end()));
   unavailable_.erase(c.id);
-  items_[c.id] = std::move(c);
+  const auto id = c.id;
+  items_[id] = std::move(c);
+  if (auto info = make_bt_info(m, h.bt); info) set_bt(id, std::move(*info), true);
   return save_catalog();
 }
 
@@ -369,6 +362,7 @@ void store::complete_download(const protocol::content_id& id, const file_stamp& 
 }
 
 void store::remove(const protocol::content_id& id) {
+  unindex_bt(id);
   items_.erase(id);
   save_catalog();
 }

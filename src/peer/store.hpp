@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "peer/bt_info.hpp"
 #include "peer/chunk_set.hpp"
 #include "peer/file_handle.hpp"
 #include "protocol/manifest.hpp"
@@ -51,8 +52,17 @@ struct content {
   chunk_set have;
   std::shared_ptr<file_handle> partial;    // partial only: the open partial file
   std::shared_ptr<file_handle> chunk_map;  // partial only: one byte per chunk, 1 = verified
+  // Complete only, once its BitTorrent hashes are known (null before).
+  std::shared_ptr<const bt_info> bt;
 
   fs::path partial_path() const { return path.string() + ".peerlab-partial"; }
+};
+
+// What hashing a file to share it gives.
+struct hashed_file {
+  protocol::manifest manifest;
+  file_stamp stamp;
+  protocol::bt::file_hashes bt;
 };
 
 class store {
@@ -74,8 +84,7 @@ class store {
   }
   content* find(const protocol::content_id& id);
 
-  result<std::monostate> add_shared(const protocol::manifest& m, const fs::path& file,
-                                    const file_stamp& stamp);
+  result<std::monostate> add_shared(const hashed_file& h, const fs::path& file);
   // Blocking: creates (or, for one that could not be resumed at start,
   // reopens) the partial file (sparse, full size) and its chunk map, and
   // writes the manifest. Then add_download records it.
@@ -91,10 +100,26 @@ class store {
   void complete_download(const protocol::content_id& id, const file_stamp& stamp);
   void remove(const protocol::content_id& id);
 
+  // BitTorrent (store_bt.cpp). Records a complete file's BitTorrent hashes,
+  // indexes its info-hashes and (if `save`) writes them next to its manifest.
+  void set_bt(const protocol::content_id& id, std::shared_ptr<const bt_info> info, bool save);
+  // The complete file (and which of its torrents) a handshake's info-hash names.
+  struct bt_match {
+    const content* item;
+    protocol::bt::torrent_format format;
+  };
+  std::optional<bt_match> find_bt(const protocol::bt::sha1_digest& wire_id) const;
+  // Blocking: the BitTorrent hashes of a complete file (one downloaded, or
+  // shared by an older version), refusing if it changed since `stamp`.
+  static result<protocol::bt::file_hashes> hash_bt(const fs::path& file, const file_stamp& stamp,
+                                                   const protocol::manifest& m);
+
   // Blocking helpers for the worker pool.
   static result<file_stamp> stamp_of(const fs::path& file);
   // Hashes a file into its manifest; fails if the file changes meanwhile.
-  static result<std::pair<protocol::manifest, file_stamp>> hash_file(const fs::path& file);
+  // Hashes a file into its manifest and BitTorrent hashes, in one pass;
+  // fails if the file changes meanwhile.
+  static result<hashed_file> hash_file(const fs::path& file);
   // Opens a complete file for reading, refusing if it changed since `stamp`.
   static result<std::shared_ptr<file_handle>> open_shared(const fs::path& file,
                                                           const file_stamp& stamp);
@@ -111,12 +136,17 @@ class store {
   void save(const fs::path& path, std::string contents) const;
   fs::path manifest_path(const protocol::content_id& id) const;
   fs::path chunk_map_path(const protocol::content_id& id) const;
+  fs::path bt_hashes_path(const protocol::content_id& id) const;
+  void load_bt(content& c);  // the saved BitTorrent hashes, if any and valid
+  void unindex_bt(const protocol::content_id& id);
   result<std::monostate> open_partial(content& c, bool create) const;
 
   fs::path dir_;
   disk_io* disk_ = nullptr;
   std::map<protocol::content_id, content> items_;
   std::map<protocol::content_id, std::pair<content, std::string>> unavailable_;
+  std::map<protocol::bt::sha1_digest, std::pair<protocol::content_id, protocol::bt::torrent_format>>
+      bt_index_;
 };
 
 }  // namespace peerlab::peer

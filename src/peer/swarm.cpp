@@ -51,7 +51,8 @@ swarm::swarm(asio::io_context& io, store& storage, swarm_settings settings)
       store_(storage),
       settings_(settings),
       tick_(io),
-      uploader_(io, storage, disk_, settings_) {
+      uploader_(io, storage, disk_, settings_),
+      bt_(io, storage, uploader_) {
   store_.use(disk_);
   uploader_.on_file_changed([this](const content_id& id) { stop_sharing(id); });
 }
@@ -62,6 +63,7 @@ void swarm::start() {
   running_ = true;
   // Downloads interrupted by a stop or a crash carry on where they were.
   for (const auto& [id, item] : store_.items()) {
+    if (item.complete && !item.bt) asio::co_spawn(io_, hash_for_bittorrent(id), asio::detached);
     if (item.complete) continue;
     auto d = std::make_shared<download>(id, settings_.download);
     d->output = item.path;
@@ -78,6 +80,7 @@ void swarm::start() {
     fail(*d, "cannot resume: " + u.second);
   }
   uploader_.start();
+  bt_.start();
   asio::co_spawn(io_, maintenance_loop(), asio::detached);
 }
 
@@ -85,6 +88,7 @@ void swarm::stop() {
   running_ = false;
   tick_.cancel();
   uploader_.stop();
+  bt_.stop();
   wake_end_waiters();
 }
 
@@ -405,6 +409,9 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
                             << seconds << " s, " << stats.fetched << " chunks fetched from "
                             << stats.sources.size() << " peers)";
   broadcast_catalog();
+  // Hashed again, once, rather than in the download's hot path: chunks come
+  // out of order, and a v2 tree needs them all (it reads the page cache).
+  asio::co_spawn(io_, hash_for_bittorrent(d->id()), asio::detached);
 }
 
 void swarm::fail(download& d, std::string why) {

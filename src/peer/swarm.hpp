@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "peer/bt_seeder.hpp"
 #include "peer/catalog.hpp"
 #include "peer/connection.hpp"
 #include "peer/disk_io.hpp"
@@ -61,6 +62,7 @@ struct file_info {
   std::string local;       // complete | partial | ""
   std::size_t chunks = 0;  // local files only (peers' catalogs do not say)
   std::uint32_t chunk_size = 0;
+  std::shared_ptr<const bt_info> bt;  // complete local files, once hashed for BitTorrent
 };
 
 // A complete, verified file this node shares, for serving over HTTP.
@@ -106,6 +108,16 @@ class swarm {
   std::optional<transfer_info> transfer(const protocol::content_id& id) const;
   std::vector<file_info> files() const;
   std::optional<local_file> complete_file(const protocol::content_id& id) const;
+  // Whether this node seeds the torrent of this 20-byte info-hash (v1, v2 or
+  // hybrid torrent of a complete file): what its own tracker lists it for.
+  bool seeds_bt(const protocol::bt::sha1_digest& wire_id) const {
+    return store_.find_bt(wire_id).has_value();
+  }
+  // BitTorrent peers on the peer port (they share the uploader).
+  bt_seeder& bittorrent() { return bt_; }
+  const bt_seeder& bittorrent() const { return bt_; }
+  const store& storage() const { return store_; }
+
   // The known content ids (ours and our peers') that start with `prefix`.
   std::set<protocol::content_id> matches(const std::string& prefix) const;
   // The one id `id_or_prefix` names, if exactly one matches.
@@ -117,6 +129,9 @@ class swarm {
   asio::awaitable<void> maintenance_loop();
   asio::awaitable<void> drop_changed_files();
   void stop_sharing(const protocol::content_id& id);
+  // Computes (on the hashing lane) the BitTorrent hashes of a complete file
+  // that has none: downloaded ones, and those shared by older versions.
+  asio::awaitable<void> hash_for_bittorrent(protocol::content_id id);
 
   void on_catalog(peer& p, const protocol::catalog& m);
   void on_manifest(peer& p, const protocol::manifest_data& m);
@@ -148,6 +163,7 @@ class swarm {
   bool running_ = false;
   catalog catalog_;
   uploader uploader_;
+  bt_seeder bt_;
   std::map<std::uint64_t, std::unique_ptr<peer>> peers_;  // by connection serial
   std::map<protocol::content_id, std::shared_ptr<download>> downloads_;
   std::map<protocol::node_id, std::chrono::steady_clock::time_point> banned_until_;

@@ -14,10 +14,10 @@ asio::awaitable<result<content_id>> swarm::share(fs::path file) {
   auto hash = [&file] { return store::hash_file(file); };
   auto hashed = co_await disk_.run(disk_io::lane::hashing, hash);
   if (!hashed) co_return error{hashed.error_message()};
-  if (auto added = store_.add_shared(hashed->first, file, hashed->second); !added) {
+  if (auto added = store_.add_shared(*hashed, file); !added) {
     co_return error{added.error_message()};
   }
-  const auto id = protocol::id_of(hashed->first);
+  const auto id = protocol::id_of(hashed->manifest);
   log_line(log_level::info) << "sharing " << file.string() << " as " << protocol::to_hex(id);
   broadcast_catalog();
   co_return id;
@@ -142,12 +142,13 @@ std::vector<file_info> swarm::files() const {
                1,
                item.complete ? "complete" : "partial",
                item.manifest.chunk_count(),
-               item.manifest.chunk_size};
+               item.manifest.chunk_size,
+               item.bt};
   }
   for (const auto& [key, entries] : catalog_.all()) {
     for (const auto& [id, e] : entries) {
-      auto [it, inserted] =
-          all.try_emplace(id, file_info{protocol::to_hex(id), e.name, e.size, 0, ""});
+      auto [it, inserted] = all.try_emplace(
+          id, file_info{protocol::to_hex(id), e.name, e.size, 0, "", 0, 0, nullptr});
       ++it->second.holders;
     }
   }

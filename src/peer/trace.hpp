@@ -39,15 +39,15 @@ class trace_log {
   void record(const connection& c, bool sent, const protocol::message& m, std::size_t bytes);
   // A chunk sent from a file: its data never was a message in memory.
   void record(const connection& c, bool sent, const protocol::chunk_head& head, std::size_t bytes);
+  // Any other protocol's message (BitTorrent's). peer: the name to show,
+  // if not the connection's (empty: the connection's).
+  void record(const connection& c, bool sent, std::string_view type, std::string detail,
+              std::size_t bytes, std::string peer);
   // The events after `seq` still kept, oldest first (at most `limit`).
   std::vector<trace_event> after(std::uint64_t seq, std::size_t limit = capacity) const;
   std::uint64_t last_seq() const { return next_seq_ - 1; }
 
  private:
-  // peer: the name to show, if not the connection's (empty: the connection's).
-  void record(const connection& c, bool sent, std::string_view type, std::string detail,
-              std::size_t bytes, std::string peer);
-
   bool print_;
   std::uint64_t next_seq_ = 1;
   std::deque<trace_event> events_;

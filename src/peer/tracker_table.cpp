@@ -25,9 +25,7 @@ bool tracker_table::allow_request(const protocol::endpoint& from, clock::time_po
 }
 
 bool tracker_table::seeds_locally(const info_hash& hash) const {
-  if (!local_torrents_) return false;
-  const auto mine = local_torrents_();
-  return std::find(mine.begin(), mine.end(), hash) != mine.end();
+  return local_torrents_ && local_torrents_(hash);
 }
 
 void tracker_table::erase_entry(torrent& t, std::size_t index) {

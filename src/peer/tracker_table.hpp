@@ -43,7 +43,7 @@ class tracker_table {
  public:
   using clock = std::chrono::steady_clock;
   using info_hash = protocol::bt::sha1_digest;
-  using local_torrents_hook = std::function<std::vector<info_hash>()>;
+  using local_torrents_hook = std::function<bool(const info_hash&)>;
 
   explicit tracker_table(tracker_settings settings = {},
                          std::uint32_t seed = std::random_device{}());
@@ -57,7 +57,7 @@ class tracker_table {
   // One announce. `peer`: the address the request came from, with the port
   // the client announced (never an address the client merely claims).
   // `self`: where this node's own peer socket can be reached by that client,
-  // listed as a seeder of every info-hash in local_torrents(). A failure
+  // listed as a seeder of every info-hash local_torrents() says it seeds. A failure
   // reason is set only for what the client must not retry as is; a client
   // that does not fit the limits is answered, with a warning, but not kept.
   protocol::bt::announce_response announce(const protocol::bt::announce_request& r,
@@ -73,8 +73,8 @@ class tracker_table {
   void expire(clock::time_point now);
   tracker_stats stats() const;
 
-  // The info-hashes this node seeds (20 bytes: v1, or v2 truncated), asked
-  // at every announce; none by default. Set by whoever knows the torrents.
+  // Whether this node seeds an info-hash (20 bytes: v1, or v2 truncated),
+  // asked at every announce; none by default. Set by whoever knows the torrents.
   void set_local_torrents(local_torrents_hook hook) { local_torrents_ = std::move(hook); }
   bool seeds_locally(const info_hash& hash) const;
 

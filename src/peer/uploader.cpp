@@ -31,8 +31,14 @@ void uploader::stop() {
   wake();
 }
 
-void uploader::add_peer(peer_key key, std::shared_ptr<connection> conn) {
+void uploader::add_peer(peer_key key, std::shared_ptr<connection> conn, upload_sink* sink) {
   peers_[key].conn = std::move(conn);
+  peers_[key].sink = sink;
+}
+
+void uploader::reject(peer& p, const protocol::request& r) {
+  if (p.sink) return p.sink->reject(r);
+  p.conn->send(protocol::reject{r.id, r.index});
 }
 
 void uploader::remove_peer(peer_key key) {
@@ -50,7 +56,7 @@ bool uploader::on_request(peer_key key, const protocol::request& r) {
     return false;
   }
   if (!item || !item->have.has(r.index) || !scheduler_.enqueue(key, r, clock::now())) {
-    p->second.conn->send(protocol::reject{r.id, r.index});
+    reject(p->second, r);
     return true;
   }
   wake();
@@ -91,8 +97,7 @@ asio::awaitable<void> uploader::dispatch_loop() {
     // spreads as a tree rather than queueing at one holder (on a slow uplink,
     // limited or not, this is what keeps a seeder from sending it twice).
     for (const auto& [key, r] : scheduler_.take_stale(clock::now())) {
-      if (const auto p = peers_.find(key); p != peers_.end())
-        p->second.conn->send(protocol::reject{r.id, r.index});
+      if (const auto p = peers_.find(key); p != peers_.end()) reject(p->second, r);
     }
     // Under a limit a few chunks go out at a time and the next is picked only
     // when one is done: decided late, with every `have` so far in mind.
@@ -114,7 +119,7 @@ void uploader::act(const upload_scheduler::pick& pick) {
   const auto& r = pick.request;
   const auto* item = store_.find(r.id);
   if (pick.what == upload_scheduler::action::decline || !item || !item->have.has(r.index)) {
-    p.conn->send(protocol::reject{r.id, r.index});
+    reject(p, r);
     return;
   }
   scheduler_.served(pick.peer, r);
@@ -131,7 +136,7 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
     if (const auto it = peers_.find(key); it != peers_.end()) {
       --it->second.sending;
       it->second.preparing.erase({r.id, r.index});
-      it->second.conn->send(protocol::reject{r.id, r.index});
+      reject(it->second, r);
     }
     wake();
     co_return;
@@ -154,8 +159,11 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
     conn = p.conn;
     if (!file) {
       log_line(log_level::warn) << "cannot serve chunk " << r.index << ": " << file.error_message();
-      conn->send(protocol::reject{r.id, r.index});
+      reject(p, r);
       if (complete && file_changed_) file_changed_(r.id);
+    } else if (!cancelled && p.sink) {
+      queued = true;
+      p.sink->send(r, *file, offset);
     } else if (!cancelled && settings_.corrupt_uploads) {
       queued = true;
       // The test-only fault switch: the chunk is read and one byte flipped.

@@ -24,6 +24,18 @@
 
 namespace peerlab::peer {
 
+// A peer that speaks another protocol (BitTorrent) takes its chunks
+// through this instead of peerlab's chunk and reject frames.
+class upload_sink {
+ public:
+  virtual ~upload_sink() = default;
+  // Chunk r will not be served (declined, or not here).
+  virtual void reject(const protocol::request& r) = 0;
+  // Chunk r's turn: it is in the page cache, at `offset` of `file`.
+  virtual void send(const protocol::request& r, std::shared_ptr<const file_handle> file,
+                    std::uint64_t offset) = 0;
+};
+
 class uploader {
  public:
   using peer_key = std::uint64_t;
@@ -41,7 +53,8 @@ class uploader {
   void start();
   void stop();
 
-  void add_peer(peer_key key, std::shared_ptr<connection> conn);
+  // `sink` (may be null: peerlab framing) must stay valid until remove_peer.
+  void add_peer(peer_key key, std::shared_ptr<connection> conn, upload_sink* sink = nullptr);
   void remove_peer(peer_key key);
   // False if the request broke the protocol (close the connection).
   bool on_request(peer_key key, const protocol::request& r);
@@ -50,12 +63,14 @@ class uploader {
  private:
   struct peer {
     std::shared_ptr<connection> conn;
+    upload_sink* sink = nullptr;
     std::size_t sending = 0;  // chunks between pick and the kernel
     bool watching = false;    // a wait_sendable is under way
     std::set<std::pair<protocol::content_id, std::uint32_t>> preparing;  // on the disk layer
     std::set<std::pair<protocol::content_id, std::uint32_t>> cancelled;  // while preparing
   };
 
+  static void reject(peer& p, const protocol::request& r);
   asio::awaitable<void> dispatch_loop();
   bool ready(peer_key key);
   void act(const upload_scheduler::pick& pick);

@@ -24,7 +24,7 @@ import peerlab_e2e as e2e  # noqa: E402
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SCRIPT = os.path.join(ROOT, "scripts", "bench")
 RUN_S = 120  # the smoke run takes about 20 s, 40 s as root (emulated links); more under ASan
-CASES = {"idle", "requests", "one_to_one", "one_to_eight", "share", "swarm", "connections", "rate_limit",
+CASES = {"idle", "requests", "one_to_one", "one_to_eight", "share", "swarm", "connections", "rate_limit", "bt_seed",
          "slow_uplink", "long_links"}
 NEED_ROOT = {"slow_uplink", "long_links"}  # network namespaces: "skipped" (saying why) without root
 TOOLS = {"nginx": "nginx-light", "curl": "curl", "aria2c": "aria2", "mktorrent": "mktorrent", "wrk": "wrk",

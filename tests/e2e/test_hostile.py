@@ -181,15 +181,17 @@ class HostileClientsTest(unittest.TestCase):
 
     def test_hello_with_the_nodes_own_id_is_refused(self):
         with self.hostile() as client:
+            # The side that dialed speaks first (the node answers once the
+            # first byte says which protocol: docs/protocol.md §2).
+            client.send_ignoring_reset(e2e.frame(e2e.hello(self.own_id(), 1, "impostor")))
             # What the node says about itself on the wire matches node.json.
             payload = client.read_frame()
-            self.assertIsNotNone(payload, "the node must send its hello at once")
+            self.assertIsNotNone(payload, "the node must answer with its hello")
             magic, version, node_id, listen_port, name = e2e.parse_hello(payload)
             self.assertEqual((magic, version), (e2e.MAGIC, e2e.VERSION))
             self.assertEqual(node_id.hex(), self.target.id)
             self.assertEqual(listen_port, e2e.split_endpoint(self.target.listen)[1])
             self.assertEqual(name, "target")
-            client.send_ignoring_reset(e2e.frame(e2e.hello(self.own_id(), 1, "impostor")))
             self.assertLess(client.wait_closed(SILENT_CLOSE_DEADLINE_S), PROMPT_CLOSE_S)
             self.assert_healthy([client.endpoint])
         self.assertNotIn(self.target.id, self.target.peer_by_id(), "a node must never list itself")

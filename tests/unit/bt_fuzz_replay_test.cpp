@@ -50,6 +50,9 @@ TEST(FuzzReplay, BitTorrentWireDecoder) {
 TEST(FuzzReplay, BitTorrentExtensionDicts) {
   EXPECT_GT(replay_bt("bt_extension", fuzz_bt_extension), 0u);
 }
+TEST(FuzzReplay, BitTorrentHashesOnDisk) {
+  EXPECT_GT(replay_bt("bt_hashes", fuzz_bt_hashes), 0u);
+}
 TEST(FuzzReplay, TrackerMessages) {
   EXPECT_GT(replay_bt("tracker", fuzz_tracker), 0u);
 }

@@ -1,0 +1,63 @@
+"""peerlab as a BitTorrent seeder (issue 18): one aria2c leecher fetching a
+file from a peerlab node's peer port, against the same aria2c fetching it from
+an aria2c seeder, repetitions interleaved. Both through the bench's tracker;
+the peerlab node is announced there by the benchmark (on its own address)."""
+
+import os
+import urllib.parse
+import urllib.request
+
+import addresses as ip
+from case_transfer import check_same, start_torrent
+from peerlab import Node
+from procs import wait_until
+from report import MiB
+from torrent import Leecher
+
+
+def announce(tracker, info_hash, address):
+    host, port = address.rsplit(":", 1)
+    query = urllib.parse.urlencode({"info_hash": info_hash, "peer_id": b"-PL0001-benchmark000", "port": port,
+                                    "left": 0, "event": "started", "compact": 1, "ip": host},
+                                   quote_via=urllib.parse.quote)
+    with urllib.request.urlopen(f"{tracker.announce}?{query}", timeout=5) as r:
+        r.read()
+
+
+def seed_to_aria2c(bench, case):
+    cfg = bench.cfg
+    size = cfg["one_mib"] * MiB
+    source = bench.data_file("bt-seed.bin", size)
+    timeout = bench.transfer_timeout(size)
+    case.facts.update(file_bytes=size, note="seconds from aria2c's start until it exits with the verified file")
+    missing = bench.missing("aria2c", "mktorrent")
+    m_peerlab = case.measurement("peerlab-seeder", "aria2c <- peerlab seeder (v1 torrent)", "s", size,
+                                 missing=missing)
+    m_aria2 = case.measurement("aria2c-seeder", "aria2c <- aria2c seeder", "s", size, missing=missing)
+    if missing:
+        return
+    bt = start_torrent(bench, "bt-seed.bin")  # the tracker, an aria2c seeder and its .torrent
+    tracker = bt[0]
+    seeder = Node(bench, "bt-seeder", ip.BT_PEERLAB_SEEDER).wait_ready()
+    content_id = seeder.share(source)
+
+    def hashes():
+        entry = next((f for f in seeder.api("files") if f["id"] == content_id), None)
+        return entry and entry.get("bittorrent")
+
+    info = wait_until(hashes, 60, "the peerlab seeder's BitTorrent hashes", proc=seeder.proc)
+    torrent = os.path.join(bench.tmp, "bt-seed.peerlab.torrent")
+    seeder.cli("torrent", content_id, "--format", "v1", "--tracker", tracker.announce, "-o", torrent)
+    announce(tracker, bytes.fromhex(info["v1"]["btih"]), seeder.listen)
+    for rep in range(1, cfg["bt_reps"] + 1):
+        bench.say(f"BitTorrent seeding, {size // MiB} MiB: repetition {rep} of {cfg['bt_reps']}")
+        leecher = Leecher(bench, "bt-leecher-peerlab", torrent, ip.ARIA_LEECHERS[0])
+        m_peerlab.add(leecher.wait(timeout))
+        check_same("aria2c from peerlab", source, os.path.join(leecher.dir, "bt-seed.bin"))
+        leecher = Leecher(bench, "bt-leecher-aria2c", bt[2], ip.ARIA_LEECHERS[1])
+        m_aria2.add(leecher.wait(timeout))
+        check_same("aria2c from aria2c", source, os.path.join(leecher.dir, "bt-seed.bin"))
+    seeder.stop()
+    bt[1].stop()
+    tracker.stop()
+    case.ratio("peerlab seeding / aria2c seeding", "peerlab-seeder", "aria2c-seeder", "<=", 1.0)

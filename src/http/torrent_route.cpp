@@ -1,0 +1,107 @@
+#include "http/torrent_route.hpp"
+
+#include "protocol/hex.hpp"
+#include "protocol/url_encoding.hpp"
+
+namespace peerlab::http {
+
+namespace bt = protocol::bt;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view torrent_suffix = "/torrent";
+constexpr std::size_t max_tracker_url_bytes = 1024;
+
+// A query parameter, percent-decoded; nullopt when absent or malformed.
+std::optional<std::string> query_text(std::string_view target, std::string_view name) {
+  const auto query = target.find('?');
+  if (query == std::string_view::npos) return std::nullopt;
+  for (auto rest = target.substr(query + 1); !rest.empty();) {
+    const auto end = std::min(rest.find('&'), rest.size());
+    const auto field = rest.substr(0, end);
+    if (field.size() > name.size() && field.starts_with(name) && field[name.size()] == '=')
+      return protocol::percent_decode(field.substr(name.size() + 1), max_tracker_url_bytes, true);
+    rest = rest.substr(std::min(end + 1, rest.size()));
+  }
+  return std::nullopt;
+}
+
+std::optional<bt::torrent_format> format_named(std::string_view name) {
+  for (const auto f : {bt::torrent_format::hybrid, bt::torrent_format::v1, bt::torrent_format::v2})
+    if (bt::to_string(f) == name) return f;
+  return std::nullopt;
+}
+
+// This node's tracker: where its HTTP server listens (or, listening on every
+// interface, the address the asker reached it at).
+std::string own_tracker(const api_context& ctx, const request& req) {
+  const auto* host = req.header("host");
+  if (protocol::is_unspecified(ctx.http) && host && !host->empty())
+    return "http://" + *host + "/announce";
+  return "http://" + protocol::to_string(ctx.http) + "/announce";
+}
+
+}  // namespace
+
+bool is_torrent_route(std::string_view path) {
+  return path.starts_with(torrent_route_prefix) && path.ends_with(torrent_suffix) &&
+         path.size() > torrent_route_prefix.size() + torrent_suffix.size();
+}
+
+response torrent_response(const api_context& ctx, const request& req) {
+  const auto path = req.path();
+  const auto wanted =
+      path.substr(torrent_route_prefix.size(),
+                  path.size() - torrent_route_prefix.size() - torrent_suffix.size());
+  const auto id = ctx.node.transfers().resolve(std::string(wanted));
+  const peer::content* item = nullptr;
+  if (id) {
+    const auto& items = ctx.node.transfers().storage().items();
+    if (const auto it = items.find(*id); it != items.end()) item = &it->second;
+  }
+  if (!item || !item->complete) return error_response(404, "no complete file of that id here");
+  if (!item->bt) {
+    return error_response(409, "its BitTorrent hashes are not ready yet; try again in a moment");
+  }
+  const auto format = format_named(query_text(req.target, "format").value_or("hybrid"));
+  if (!format) return error_response(400, "format must be hybrid, v1 or v2");
+  const auto tracker = query_text(req.target, "tracker").value_or(own_tracker(ctx, req));
+  auto built = item->bt->torrent(*format, tracker);
+  if (!built) return error_response(500, built.error_message());
+  if (query_text(req.target, "download") == "1") {
+    response r;
+    r.body.assign(built->bytes.begin(), built->bytes.end());
+    r.set_header("Content-Type", "application/x-bittorrent");
+    const auto suffix =
+        *format == bt::torrent_format::hybrid ? "" : "." + std::string(bt::to_string(*format));
+    r.set_header("Content-Disposition", "attachment; filename=\"" +
+                                            protocol::to_hex(item->id).substr(0, 16) + suffix +
+                                            ".torrent\"");
+    return r;
+  }
+  json reply = {{"id", protocol::to_hex(item->id)},
+                {"name", item->bt->name},
+                {"format", bt::to_string(*format)},
+                {"announce", tracker},
+                {"magnet", item->bt->magnet(*format, tracker)},
+                {"info_hash", protocol::to_hex(built->hashes.wire_id())},
+                {"torrent", protocol::to_hex(built->bytes)}};
+  if (built->hashes.v1) reply["btih"] = protocol::to_hex(*built->hashes.v1);
+  if (built->hashes.v2) reply["btmh"] = protocol::to_hex(*built->hashes.v2);
+  return json_response(200, reply.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+json bittorrent_json(const peer::file_info& f) {
+  if (!f.bt) return nullptr;
+  const auto link = "/api/files/" + f.id + "/torrent?download=1&format=";
+  return {{"v1", {{"btih", protocol::to_hex(*f.bt->v1.hashes.v1)}, {"torrent", link + "v1"}}},
+          {"v2", {{"btmh", protocol::to_hex(*f.bt->v2.hashes.v2)}, {"torrent", link + "v2"}}},
+          {"hybrid",
+           {{"btih", protocol::to_hex(*f.bt->hybrid.hashes.v1)},
+            {"btmh", protocol::to_hex(*f.bt->hybrid.hashes.v2)},
+            {"torrent", link + "hybrid"}}},
+          {"magnet", f.bt->magnet(bt::torrent_format::hybrid, "")}};
+}
+
+}  // namespace peerlab::http
