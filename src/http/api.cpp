@@ -3,6 +3,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "http/folder_route.hpp"
 #include "protocol/endpoint.hpp"
 
 namespace peerlab::http {
@@ -64,7 +65,9 @@ json files_json(const peer::node& node) {
                    {"holders", f.holders},
                    {"local", f.local.empty() ? json(nullptr) : json(f.local)},
                    {"chunks", f.local.empty() ? json(nullptr) : json(f.chunks)},
-                   {"chunk_size", f.local.empty() ? json(nullptr) : json(f.chunk_size)}});
+                   {"chunk_size", f.local.empty() ? json(nullptr) : json(f.chunk_size)},
+                   {"folder", f.folder}});
+    if (f.folder && !f.local.empty()) out.back()["files"] = f.file_count;
   }
   return out;
 }
@@ -90,6 +93,8 @@ json transfer_json(const peer::transfer_info& t, bool with_chunks) {
     j["chunk_sources"] = t.chunk_sources;
     j["chunk_map"] = t.chunk_map;
   }
+  j["folder"] = t.folder;
+  if (t.folder && with_chunks) j["files"] = folder_files_json(t.files);
   return j;
 }
 
@@ -223,7 +228,15 @@ response get(const api_context& ctx, const json& body) {
     return error_response(400,
                           "more than one content id starts with " + wanted + "; give more digits");
   }
-  auto id = ctx.node.transfers().get(wanted, output, directory);
+  std::vector<std::string> only;
+  if (body.contains("only")) {
+    if (!body["only"].is_array()) return error_response(400, "only must be a list of paths");
+    for (const auto& p : body["only"]) {
+      if (!p.is_string()) return error_response(400, "only must be a list of paths");
+      only.push_back(p.get<std::string>());
+    }
+  }
+  auto id = ctx.node.transfers().get(wanted, output, directory, std::move(only));
   if (!id) return error_response(404, id.error_message());
   return json_response(200, json{{"id", protocol::to_hex(*id)}}.dump());
 }
@@ -268,6 +281,13 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
     reply = json::array();
     for (const auto& t : ctx.node.transfers().transfers())
       reply.push_back(transfer_json(t, false));
+  } else if (path.starts_with("/api/folders/")) {
+    const auto id = ctx.node.transfers().resolve(path.substr(std::string("/api/folders/").size()));
+    const auto* folder = id ? ctx.node.transfers().folder(*id) : nullptr;
+    if (!folder) {
+      co_return error_response(404, "this node has no such folder (get it first: peerlab get ID)");
+    }
+    reply = folder_json(ctx.node.transfers(), *folder);
   } else if (path.starts_with("/api/transfers/")) {
     const auto id =
         ctx.node.transfers().resolve(path.substr(std::string("/api/transfers/").size()));

@@ -290,6 +290,7 @@ result<std::monostate> store::save_catalog() const {
     all.push_back(&u.first);
   for (const auto* item : all) {
     const auto& c = *item;
+    if (c.in_folder) continue;
     entries.push_back({{"id", protocol::to_hex(c.id)},
                        {"name", c.manifest.name},
                        {"path", c.path.string()},
@@ -347,9 +348,24 @@ result<content> store::prepare_download(const protocol::manifest& m, const fs::p
 }
 
 void store::add_download(content c) {
+  const bool in_folder = c.in_folder;
   unavailable_.erase(c.id);
   items_[c.id] = std::move(c);
-  save_catalog();
+  if (!in_folder) save_catalog();
+}
+
+result<content> store::prepare_folder_file(const protocol::manifest& m,
+                                           const fs::path& target) const {
+  content c;
+  c.id = protocol::id_of(m);
+  c.manifest = m;
+  c.path = target;
+  c.in_folder = true;
+  c.have = chunk_set(m.chunk_count());
+  std::error_code ec;
+  const bool resume = fs::exists(c.partial_path(), ec) && fs::exists(chunk_map_path(c.id), ec);
+  if (auto opened = open_partial(c, !resume); !opened) return error{opened.error_message()};
+  return c;
 }
 
 void store::mark_chunk(const protocol::content_id& id, std::size_t index) {
@@ -365,12 +381,14 @@ void store::complete_download(const protocol::content_id& id, const file_stamp& 
   c->partial.reset();
   c->chunk_map.reset();
   if (disk_) disk_->remove_file_later(chunk_map_path(id));
-  save_catalog();
+  if (!c->in_folder) save_catalog();
 }
 
 void store::remove(const protocol::content_id& id) {
+  const auto it = items_.find(id);
+  const bool in_folder = it != items_.end() && it->second.in_folder;
   items_.erase(id);
-  save_catalog();
+  if (!in_folder) save_catalog();
 }
 
 }  // namespace peerlab::peer

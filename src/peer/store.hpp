@@ -51,6 +51,9 @@ struct content {
   chunk_set have;
   std::shared_ptr<file_handle> partial;    // partial only: the open partial file
   std::shared_ptr<file_handle> chunk_map;  // partial only: one byte per chunk, 1 = verified
+  // One of a folder's files: recorded with its folder (folder_book), not in
+  // catalog.json, and announced as part of the folder.
+  bool in_folder = false;
 
   fs::path partial_path() const { return path.string() + ".peerlab-partial"; }
 };
@@ -61,6 +64,7 @@ class store {
 
   // From now on the catalog and manifests are written through `disk`.
   void use(disk_io& disk) { disk_ = &disk; }
+  const fs::path& dir() const { return dir_; }
 
   // Reads the catalog, manifests and chunk maps left by an earlier run.
   // Entries whose files vanished are dropped (and said so in the log).
@@ -84,6 +88,10 @@ class store {
   result<content> prepare_download(const protocol::manifest& m, const fs::path& target,
                                    std::optional<content> earlier) const;
   void add_download(content c);
+  // Blocking: a folder's file to download (c.in_folder): its partial file and
+  // chunk map opened where an earlier run left them, else created. The
+  // manifest is kept by the folder (folder_book), not in manifests/.
+  result<content> prepare_folder_file(const protocol::manifest& m, const fs::path& target) const;
   // Records a verified chunk that the disk layer already wrote.
   void mark_chunk(const protocol::content_id& id, std::size_t index);
   // Records a download that the disk layer flushed and renamed into place
