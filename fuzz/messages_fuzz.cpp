@@ -97,7 +97,7 @@ struct limits_checker {
     FUZZ_CHECK(m.bytes.size() <= max_manifest_data_bytes);
     check_id(m.id);
     if (is_folder_manifest(m.bytes)) {
-      fuzz_folder_manifest(m.bytes.data(), m.bytes.size());
+      fuzz_folder(m.bytes.data(), m.bytes.size());
     } else {
       fuzz_manifest(m.bytes.data(), m.bytes.size());
     }

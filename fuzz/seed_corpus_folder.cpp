@@ -30,7 +30,7 @@ folder_entry empty_dir(std::string path) {
 }  // namespace
 
 void write_folder_seeds(const fs::path& out) {
-  const auto dir = out / "folder_manifest";
+  const auto dir = out / "folder";
   fs::create_directories(dir);
   // Encoded as given, unsorted and unchecked: near misses must stay near.
   const auto write = [&](const std::string& name, const std::string& folder,

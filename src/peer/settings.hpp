@@ -66,9 +66,10 @@ struct swarm_settings {
   // A request for a chunk already sent to others that has waited this long
   // is turned away (once), so its requester asks them.
   duration upload_wait_limit = 500ms;
-  duration file_check_interval = 10s;      // how often shared files are checked for changes
-  std::size_t folder_parallel_files = 32;  // a folder's files downloading at once
-  bool corrupt_uploads = false;            // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
+  duration file_check_interval = 10s;  // how often shared files are checked for changes
+  // A folder's files downloading at once (each an ordinary download).
+  std::size_t folder_parallel_files = 32;
+  bool corrupt_uploads = false;  // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
 };
 
 // The LAN beacon (docs/protocol.md §12): multicast on the local network only.

@@ -55,7 +55,7 @@ TEST(FuzzReplay, ManifestDecoder) {
   replay("manifest", fuzz_manifest);
 }
 TEST(FuzzReplay, FolderManifestDecoder) {
-  replay("folder_manifest", fuzz_folder_manifest);
+  replay("folder", fuzz_folder);
 }
 TEST(FuzzReplay, EndpointParser) {
   replay("endpoint", fuzz_endpoint);

@@ -16,7 +16,7 @@
 
 namespace peerlab::fuzz {
 
-int fuzz_folder_manifest(const std::uint8_t* data, std::size_t size) {
+int fuzz_folder(const std::uint8_t* data, std::size_t size) {
   using namespace protocol;
   const std::span<const std::uint8_t> bytes(data, size);
   const auto decoded = decode_folder_manifest(bytes);
