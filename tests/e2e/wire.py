@@ -341,10 +341,10 @@ def decode(data):
             content_id = r.take(32)
             name = r.sized(MAX_FILE_NAME_BYTES, "file name").decode(errors="replace")
             size = r.u64()
-            complete = r.u8()
-            if complete > 1:
-                raise ValueError("complete flag")
-            entries.append((content_id, name, size, bool(complete)))
+            flags = r.u8()  # 1: complete, 2: a folder
+            if flags > 3:
+                raise ValueError("catalog flags")
+            entries.append((content_id, name, size, bool(flags & 1)))
         m = Message(kind, entries=entries)
     elif kind in (GET_MANIFEST, GET_CHUNK_MAP):
         m = Message(kind, id=r.take(32))
