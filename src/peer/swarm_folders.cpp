@@ -263,11 +263,12 @@ void swarm::on_folder_manifest(std::shared_ptr<download> d, std::vector<std::uin
 
 asio::awaitable<void> swarm::begin_folder(content_id id) {
   auto record = folders_.at(id).record;
-  // The target, its empty directories and the record, before any file.
+  const auto selected = folders_.at(id).selected;
+  // The target, its chosen empty directories and the record, before any file.
   auto prepare = [&]() -> result<std::monostate> {
     const auto& entries = record.manifest.entries;
     for (std::size_t i = 0; i < entries.size(); ++i) {
-      if (entries[i].is_file()) continue;
+      if (entries[i].is_file() || !selected[i]) continue;
       if (auto made = make_folder_directories(record.root, entries[i].path, false); !made)
         return made;
     }
