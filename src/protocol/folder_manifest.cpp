@@ -12,7 +12,7 @@ constexpr std::size_t header_bytes = 4 + 1 + 1 + 4;  // magic, version, name len
 constexpr std::size_t min_entry_bytes = 1 + 2 + 1;   // kind, path length, one path byte
 
 // Little-endian fields, written and read by hand: the layout is the one in
-// docs/protocol.md §5.2, byte for byte.
+// docs/protocol.md §4.4, byte for byte.
 void put_le(std::vector<std::uint8_t>& out, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i)
     out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));

@@ -9,7 +9,7 @@
 // and chunks that never cross into another file. A folder manifest from a
 // peer is hostile: decode_folder_manifest refuses any path that could write
 // outside the target directory or that two entries would share on disk
-// (docs/protocol.md §5.2 lists every rule).
+// (docs/protocol.md §4.4 lists every rule).
 
 #include <cstdint>
 #include <span>

@@ -89,7 +89,7 @@ struct catalog_entry {
   std::string name;  // at most max_file_name_bytes
   std::uint64_t size = 0;
   bool complete = false;  // false: the sender is still downloading it
-  bool folder = false;    // a folder: its manifest is a folder manifest (§5.2)
+  bool folder = false;    // a folder: its manifest is a folder manifest (§4.4)
 
   bool operator==(const catalog_entry&) const = default;
 };

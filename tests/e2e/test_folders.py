@@ -38,7 +38,7 @@ IPS = {
 FOLDER_FILE_NAME = b"folder-file"
 
 
-# ---------------------------------------------------------------- folder manifests, as docs/protocol.md §5.2
+# ---------------------------------------------------------------- folder manifests, as docs/protocol.md §4.4
 
 
 def file_id(data):

@@ -1,5 +1,5 @@
 // Folder manifests. The byte-layout test pins the format that
-// docs/protocol.md §5.2 documents (the folder's content id is the SHA-256 of
+// docs/protocol.md §4.4 documents (the folder's content id is the SHA-256 of
 // exactly these bytes); the rest prove the canonical order and that every
 // hostile rule is refused with a sentence that names it.
 
@@ -34,7 +34,7 @@ folder_entry dir(std::string path) {
   return {folder_entry_kind::empty_directory, std::move(path), 0, {}};
 }
 
-// The worked example of docs/protocol.md §5.2: "demo" holding hello.txt
+// The worked example of docs/protocol.md §4.4: "demo" holding hello.txt
 // ("hello\n") and an empty directory "empty".
 folder_manifest worked_example() {
   const std::string hello = "hello\n";
