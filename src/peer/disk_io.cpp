@@ -13,6 +13,7 @@ namespace peerlab::peer {
 disk_io::~disk_io() {
   chunks_.join();
   hashing_.join();
+  placing_.join();
   files_.join();  // last: the others may have queued a save
 }
 
@@ -22,6 +23,8 @@ asio::thread_pool& disk_io::pool(lane l) {
       return chunks_;
     case lane::files:
       return files_;
+    case lane::placing:
+      return placing_;
     case lane::hashing:
       break;
   }
@@ -59,7 +62,7 @@ asio::awaitable<result<std::shared_ptr<file_handle>>> disk_io::open_chunk(
 }
 
 asio::awaitable<result<file_stamp>> disk_io::finish_download(std::shared_ptr<file_handle> partial,
-                                                             fs::path from, fs::path to) {
+                                                             fs::path from, fs::path to, lane l) {
   auto finish = [&]() -> result<file_stamp> {
     if (::fsync(partial->fd()) != 0)
       return error{std::string("cannot flush the download: ") + std::strerror(errno)};
@@ -69,7 +72,7 @@ asio::awaitable<result<file_stamp>> disk_io::finish_download(std::shared_ptr<fil
       return error{"cannot rename the finished download to " + to.string() + ": " + ec.message()};
     return store::stamp_of(to);
   };
-  co_return co_await run(lane::files, finish);
+  co_return co_await run(l, finish);
 }
 
 void disk_io::write_file_later(fs::path path, std::string contents) {

@@ -370,7 +370,7 @@ asio::awaitable<void> swarm::begin_folder_file(std::shared_ptr<download> d, prot
     }
     return c;
   };
-  auto prepared = co_await disk_.run(disk_io::lane::files, prepare);
+  auto prepared = co_await disk_.run(disk_io::lane::placing, prepare);
   if (!prepared) {
     fail(*d, prepared.error_message());
     co_return;
@@ -391,7 +391,8 @@ asio::awaitable<void> swarm::finish_folder_file(std::shared_ptr<download> d) {
     co_return;
   }
   d->finishing = true;
-  auto flushing = disk_.finish_download(item->partial, item->partial_path(), item->path);
+  auto flushing = disk_.finish_download(item->partial, item->partial_path(), item->path,
+                                        disk_io::lane::placing);
   auto stamp = co_await std::move(flushing);
   d->finishing = false;
   if (!stamp) co_return fail(*d, stamp.error_message());
@@ -435,7 +436,7 @@ asio::awaitable<void> swarm::place_folder_file(content_id file, fs::path from) {
       }
       return placed;
     };
-    auto placed = co_await disk_.run(disk_io::lane::files, place);
+    auto placed = co_await disk_.run(disk_io::lane::placing, place);
     it = folders_.find(folder_id);
     if (it == folders_.end() || !it->second.active()) continue;
     if (!placed) {
