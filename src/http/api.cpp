@@ -13,6 +13,15 @@ namespace fs = std::filesystem;
 
 json status_json(const api_context& ctx) {
   const auto s = ctx.node.status();
+  json folders = json::array();  // the folders this node shares or downloads
+  for (const auto& f : ctx.node.transfers().files()) {
+    if (f.folder && !f.local.empty())
+      folders.push_back({{"id", f.id},
+                         {"name", f.name},
+                         {"size", f.size},
+                         {"files", f.file_count},
+                         {"local", f.local}});
+  }
   return {{"id", s.id},
           {"name", s.name},
           {"listen", protocol::to_string(s.listen)},
@@ -23,7 +32,8 @@ json status_json(const api_context& ctx) {
           {"known_peers", s.known_peers},
           {"bytes_up", s.bytes_sent},
           {"bytes_down", s.bytes_received},
-          {"uptime_seconds", s.uptime_seconds}};
+          {"uptime_seconds", s.uptime_seconds},
+          {"folders", folders}};
 }
 
 json peers_json(const peer::node& node) {
