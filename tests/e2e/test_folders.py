@@ -325,6 +325,15 @@ class FolderTest(e2e.NodeTestCase):
                            check=True, timeout=60)
             diff = subprocess.run(["diff", "-r", "-x", "empty", src, out], capture_output=True, text=True)
             self.assertEqual(diff.returncode, 0, diff.stdout + diff.stderr)
+        # Sharing it again after one edit hashes that file only, and names a new folder.
+        with open(os.path.join(src, "f000.bin"), "ab") as f:
+            f.write(b"one more line")
+        again = node.share(src)
+        self.assertNotEqual(again, folder)
+        self.assertIn(f"({len(contents)} files, 1 hashed now)", node.log())
+        folder = again
+        contents["f000.bin"] += b"one more line"
+        base = f"http://{node.http}/files/{folder}/"
         if shutil.which("aria2c"):
             listing = urllib.request.urlopen(base + "?list=aria2").read().decode()
             aria_list = os.path.join(self.tmp, "aria2.txt")
