@@ -36,6 +36,21 @@ result<std::monostate> make_folder_directories(const fs::path& root, std::string
   return std::monostate{};
 }
 
+std::size_t remove_stray_temporaries(const fs::path& root) {
+  constexpr std::string_view marker = ".peerlab-partial.";
+  std::size_t removed = 0;
+  std::error_code ec;
+  fs::recursive_directory_iterator walk(root, fs::directory_options::none, ec);
+  for (; !ec && walk != fs::recursive_directory_iterator(); walk.increment(ec)) {
+    const auto name = walk->path().filename().string();
+    const auto at = name.rfind(marker);
+    if (at == std::string::npos || name.size() != at + marker.size() + 6) continue;
+    if (!walk->is_symlink(ec) && walk->is_regular_file(ec) && fs::remove(walk->path(), ec))
+      ++removed;
+  }
+  return removed;
+}
+
 result<file_stamp> copy_into_place(const fs::path& from, const fs::path& to) {
   const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return error{"cannot read " + from.string() + ": " + std::strerror(errno)};

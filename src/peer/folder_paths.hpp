@@ -16,6 +16,11 @@ namespace peerlab::peer {
 result<std::monostate> make_folder_directories(const fs::path& root, std::string_view relative,
                                                bool last_is_file);
 
+// Removes what a run killed mid-way can leave in a folder being downloaded:
+// files made under a fresh name (NAME.peerlab-partial.XXXXXX) and never
+// renamed. Links are not followed. Returns how many were removed.
+std::size_t remove_stray_temporaries(const fs::path& root);
+
 // Copies a verified file to `to` (made under a fresh name of its own and
 // renamed into place), for identical files of a folder fetched once.
 result<file_stamp> copy_into_place(const fs::path& from, const fs::path& to);

@@ -111,6 +111,7 @@ void swarm::load_folders() {
       continue;
     }
     f.record.done_map = *done_map;
+    remove_stray_temporaries(f.record.root);  // blocking, at start: files a kill left half-made
     log_line(log_level::info) << "resuming folder " << f.record.manifest.name << ": "
                               << f.pending.size() << " files to go, to " << f.record.root.string();
   }
