@@ -78,7 +78,7 @@ class disk_io {
   asio::thread_pool chunks_{2};
   asio::thread_pool files_{1};  // one thread: writes land in the order asked
   asio::thread_pool hashing_{1};
-  asio::thread_pool placing_{16};
+  asio::thread_pool placing_{32};
 };
 
 }  // namespace peerlab::peer

@@ -68,7 +68,7 @@ struct swarm_settings {
   duration upload_wait_limit = 500ms;
   duration file_check_interval = 10s;  // how often shared files are checked for changes
   // A folder's files downloading at once (each an ordinary download).
-  std::size_t folder_parallel_files = 32;
+  std::size_t folder_parallel_files = 64;
   bool corrupt_uploads = false;  // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
 };
 

@@ -362,9 +362,27 @@ result<content> store::prepare_folder_file(const protocol::manifest& m,
   c.path = target;
   c.in_folder = true;
   c.have = chunk_set(m.chunk_count());
+  // No chunk map file: a folder may hold thousands of small files, and one
+  // more file made and deleted for each costs more than it saves. On resume
+  // the partial file's chunks are verified again instead.
   std::error_code ec;
-  const bool resume = fs::exists(c.partial_path(), ec) && fs::exists(chunk_map_path(c.id), ec);
-  if (auto opened = open_partial(c, !resume); !opened) return error{opened.error_message()};
+  if (!fs::exists(c.partial_path(), ec)) {
+    auto fd = create_private(c.partial_path(), m.size);
+    if (!fd) return error{fd.error_message()};
+    c.partial = std::make_shared<file_handle>(*fd);
+    return c;
+  }
+  auto fd = open_existing(c.partial_path());
+  if (!fd) return error{fd.error_message()};
+  c.partial = std::make_shared<file_handle>(*fd);
+  std::vector<std::uint8_t> buffer(m.chunk_count() > 0 ? m.chunk_size : 0);
+  for (std::size_t i = 0; i < m.chunk_count(); ++i) {
+    const auto length = m.chunk_length(i);
+    if (read_fully(*fd, buffer.data(), m.chunk_offset(i), length) &&
+        protocol::sha256({buffer.data(), length}) == m.chunk_hashes[i]) {
+      c.have.set(i);
+    }
+  }
   return c;
 }
 
@@ -380,8 +398,9 @@ void store::complete_download(const protocol::content_id& id, const file_stamp& 
   c->have = chunk_set(c->manifest.chunk_count(), true);
   c->partial.reset();
   c->chunk_map.reset();
+  if (c->in_folder) return;  // no chunk map, and not in catalog.json
   if (disk_) disk_->remove_file_later(chunk_map_path(id));
-  if (!c->in_folder) save_catalog();
+  save_catalog();
 }
 
 void store::remove(const protocol::content_id& id) {

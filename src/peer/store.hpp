@@ -88,9 +88,10 @@ class store {
   result<content> prepare_download(const protocol::manifest& m, const fs::path& target,
                                    std::optional<content> earlier) const;
   void add_download(content c);
-  // Blocking: a folder's file to download (c.in_folder): its partial file and
-  // chunk map opened where an earlier run left them, else created. The
-  // manifest is kept by the folder (folder_book), not in manifests/.
+  // Blocking: a folder's file to download (c.in_folder): its partial file
+  // opened where an earlier run left it (its chunks verified again: there is
+  // no chunk map), else created. The manifest is kept by the folder
+  // (folder_book), not in manifests/.
   result<content> prepare_folder_file(const protocol::manifest& m, const fs::path& target) const;
   // Records a verified chunk that the disk layer already wrote.
   void mark_chunk(const protocol::content_id& id, std::size_t index);

@@ -243,6 +243,11 @@ void swarm::on_manifest(peer& p, const protocol::manifest_data& m) {
     return ask_manifest(d);
   }
   if (protocol::is_folder_manifest(m.bytes)) return on_folder_manifest(it->second, m.bytes);
+  if (const auto only = folder_only_.find(d.id()); only != folder_only_.end()) {
+    const bool parts = !only->second.empty();
+    folder_only_.erase(only);
+    if (parts) return fail(d, "--only names parts of a folder, and this content id is a file");
+  }
   // The right bytes but not a valid manifest: whoever made the id made it so.
   auto decoded = protocol::decode_manifest(m.bytes);
   if (!decoded)
