@@ -57,15 +57,21 @@ TEST(FolderManifest, ByteLayoutMatchesTheWorkedExampleInProtocolMd) {
   const auto f = worked_example();
   const auto encoded = encode_folder_manifest(f);
   EXPECT_EQ(hex(encoded),
-            "504c464401"          // "PLFD", version 1
-            "0464656d6f"          // name: 4 bytes, "demo"
-            "02000000"            // 2 entries
-            "01" "0500" "656d707479"  // empty directory "empty"
-            "00" "0900" "68656c6c6f2e747874"  // file "hello.txt"
+            "504c464401"  // "PLFD", version 1
+            "0464656d6f"  // name: 4 bytes, "demo"
+            "02000000"    // 2 entries
+            "01"
+            "0500"
+            "656d707479"  // empty directory "empty"
+            "00"
+            "0900"
+            "68656c6c6f2e747874"  // file "hello.txt"
             "0600000000000000"    // 6 bytes
-            + to_hex(f.entries[1].id));
-  EXPECT_EQ(to_hex(f.entries[1].id), "2bb0d86889b008211d15910c0be1ece6c8fd725fd06bc9365a15ea74634d874d");
-  EXPECT_EQ(to_hex(id_of_encoded(encoded)), "1205d191eae1cf0b1dab74634e58fe8124bc5143ddc2911476bae35560263546");
+                + to_hex(f.entries[1].id));
+  EXPECT_EQ(to_hex(f.entries[1].id),
+            "2bb0d86889b008211d15910c0be1ece6c8fd725fd06bc9365a15ea74634d874d");
+  EXPECT_EQ(to_hex(id_of_encoded(encoded)),
+            "1205d191eae1cf0b1dab74634e58fe8124bc5143ddc2911476bae35560263546");
   const auto back = decode_folder_manifest(encoded);
   ASSERT_TRUE(back.ok()) << back.error_message();
   EXPECT_EQ(*back, f);
@@ -94,8 +100,9 @@ TEST(FolderManifest, IdenticalFilesShareOneContentId) {
   const auto b = folder_file_manifest(5, {sha256(bytes{1, 2, 3, 4, 5})});
   EXPECT_EQ(id_of(a), id_of(b));
   EXPECT_EQ(a.name, folder_file_name);
-  const folder_manifest f{"album", {{folder_entry_kind::file, "a/logo.png", 5, id_of(a)},
-                                    {folder_entry_kind::file, "b/c/logo.png", 5, id_of(b)}}};
+  const folder_manifest f{"album",
+                          {{folder_entry_kind::file, "a/logo.png", 5, id_of(a)},
+                           {folder_entry_kind::file, "b/c/logo.png", 5, id_of(b)}}};
   EXPECT_TRUE(decode_folder_manifest(encode_folder_manifest(f)).ok());
 }
 
@@ -168,7 +175,8 @@ TEST(FolderManifest, RefusesBadBytesBeforeAllocating) {
   bytes claim{'P', 'L', 'F', 'D', 1, 1, 'x', 0xa0, 0x86, 0x01, 0x00};
   EXPECT_NE(decode_folder_manifest(claim).error_message().find("truncated"), std::string::npos);
   claim[10] = 0x10;  // and more than the limit is refused as such
-  EXPECT_NE(decode_folder_manifest(claim).error_message().find("at most 100000"), std::string::npos);
+  EXPECT_NE(decode_folder_manifest(claim).error_message().find("at most 100000"),
+            std::string::npos);
 }
 
 TEST(FolderManifest, OnlySelectsAFileOrEverythingUnderADirectory) {
