@@ -41,4 +41,9 @@ struct folder_transfer {
   bool active() const { return state == phase::starting || state == phase::downloading; }
 };
 
+// Which entries to fetch (record.only, or all) and which files that takes,
+// each once: fills selected, pending and waiting.
+result<std::monostate> plan_folder(folder_transfer& f);
+bool all_files_in_place(const folder_record& r);
+
 }  // namespace peerlab::peer
