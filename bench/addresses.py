@@ -17,4 +17,6 @@ BT_PEERLAB_SEEDER = "127.0.13.60"
 SWARM = [f"127.0.14.{1 + i}" for i in range(250)]
 BESIEGED = "127.0.15.1"
 BESIEGED_SEEDER = "127.0.15.2"
+FOLDER_SEEDER = "127.0.13.60"
+FOLDER_DOWNLOADER = "127.0.13.61"
 CROWD = "127.0.15.3"  # where the held peer connections come from

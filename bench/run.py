@@ -21,6 +21,7 @@ import tempfile
 import time
 
 import addresses as ip
+import case_folder
 import case_links
 import case_requests
 import case_scale
@@ -40,14 +41,17 @@ from report import FAILED, MiB, NOT_RUN, Case, render, write_json
 MODES = {
     "full": dict(reps=5, bt_reps=5, one_mib=1024, eight_mib=256, eight=8, limited_mib=16, wrk_s=5,
                  nodes=50, idle_s=10, swarm_wait_s=60, connections=1000, crowd_mib=64, crowd_wait_s=60,
-                 uplink_mib=16, uplink_mbit=2, uplink_reps=1, long_mib=128, long_reps=3),
+                 uplink_mib=16, uplink_mbit=2, uplink_reps=1, long_mib=128, long_reps=3,
+                 folder_files=10000),
     "quick": dict(reps=5, bt_reps=3, one_mib=128, eight_mib=32, eight=8, limited_mib=4, wrk_s=1,
                   nodes=50, idle_s=3, swarm_wait_s=40, connections=1000, crowd_mib=16, crowd_wait_s=40,
-                  uplink_mib=4, uplink_mbit=2, uplink_reps=1, long_mib=32, long_reps=1),
+                  uplink_mib=4, uplink_mbit=2, uplink_reps=1, long_mib=32, long_reps=1,
+                  folder_files=2000),
     # Every case, as small as it gets: proves the harness works (tests/e2e/test_bench.py).
     "smoke": dict(reps=1, bt_reps=1, one_mib=2, eight_mib=1, eight=3, limited_mib=1, wrk_s=1,
                   nodes=4, idle_s=1, swarm_wait_s=20, connections=50, crowd_mib=1, crowd_wait_s=20,
-                  uplink_mib=1, uplink_mbit=8, uplink_reps=1, long_mib=1, long_reps=1),
+                  uplink_mib=1, uplink_mbit=8, uplink_reps=1, long_mib=1, long_reps=1,
+                  folder_files=200),
 }
 
 TOOLS = ("nginx", "curl", "aria2c", "mktorrent", "wrk", "openssl")
@@ -59,6 +63,7 @@ CASES = [
     ("one_to_one", "1 -> 1 (page-cached source, destination on the same disk)", case_transfer.one_to_one),
     ("one_to_eight", "1 -> 8 at once", case_transfer.one_to_eight),
     ("share", "share: hashing a page-cached file", case_share.share),
+    ("folder", "Folders: many files of 16 KiB, shared and fetched", case_folder.folder),
     ("swarm", "Scale: many nodes in one swarm", case_scale.swarm),
     ("connections", "Scale: one node holding many peer connections", case_scale.connections),
     ("rate_limit", "Rate limit accuracy (no target in issue 8)", case_transfer.rate_limit),

@@ -16,6 +16,7 @@ namespace peerlab::fuzz {
 int fuzz_frame(const std::uint8_t* data, std::size_t size);           // protocol/frame
 int fuzz_messages(const std::uint8_t* data, std::size_t size);        // protocol/messages
 int fuzz_manifest(const std::uint8_t* data, std::size_t size);        // protocol/manifest
+int fuzz_folder(const std::uint8_t* data, std::size_t size);          // protocol/folder_manifest
 int fuzz_endpoint(const std::uint8_t* data, std::size_t size);        // protocol/endpoint
 int fuzz_request_parser(const std::uint8_t* data, std::size_t size);  // http/request_parser
 int fuzz_range(const std::uint8_t* data, std::size_t size);           // http/range

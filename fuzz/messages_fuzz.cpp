@@ -88,15 +88,19 @@ struct limits_checker {
     FUZZ_CHECK(m.entries.size() <= max_catalog_entries);
     for (const auto& e : m.entries) {
       FUZZ_CHECK(is_safe_file_name(e.name));
-      FUZZ_CHECK(e.size <= max_file_bytes);
+      FUZZ_CHECK(e.size <= (e.folder ? max_folder_bytes : max_file_bytes));
       check_id(e.id);
       check_printable(e.name);
     }
   }
   void operator()(const manifest_data& m) const {
-    FUZZ_CHECK(m.bytes.size() <= max_manifest_bytes);
+    FUZZ_CHECK(m.bytes.size() <= max_manifest_data_bytes);
     check_id(m.id);
-    fuzz_manifest(m.bytes.data(), m.bytes.size());
+    if (is_folder_manifest(m.bytes)) {
+      fuzz_folder(m.bytes.data(), m.bytes.size());
+    } else {
+      fuzz_manifest(m.bytes.data(), m.bytes.size());
+    }
   }
   void operator()(const chunk_map& m) const { FUZZ_CHECK(m.bits.size() <= max_chunks / 8); }
   void operator()(const chunk& m) const { FUZZ_CHECK(m.data.size() <= max_chunk_bytes); }

@@ -19,6 +19,7 @@
 
 namespace peerlab::fuzz {
 void write_bittorrent_seeds(const std::filesystem::path& out);  // seed_corpus_bt.cpp
+void write_folder_seeds(const std::filesystem::path& out);      // seed_corpus_folder.cpp
 }  // namespace peerlab::fuzz
 
 namespace {
@@ -269,6 +270,7 @@ int main(int argc, char** argv) {
   ranges();
   rates();
   peerlab::fuzz::write_bittorrent_seeds(out_dir);
+  peerlab::fuzz::write_folder_seeds(out_dir);
   beacons();
   return 0;
 }

@@ -46,6 +46,12 @@ void print_status(const json& s) {
               << " peers (" << t->value("seeders", 0) << " seeding) at /announce\n";
   }
   std::cout << "uptime     " << human_duration(s.value("uptime_seconds", 0.0)) << "\n";
+  if (!s.contains("folders") || !s["folders"].is_array()) return;
+  for (const auto& f : s["folders"]) {
+    std::cout << "folder     " << f.value("name", "") << "/ " << f.value("files", 0) << " files, "
+              << human_bytes(f.value("size", 0.0)) << ", " << f.value("local", "") << " ("
+              << f.value("id", "").substr(0, 12) << ")\n";
+  }
 }
 
 // Adds a subcommand that GETs `path` and prints it as JSON or with `print`.

@@ -66,11 +66,8 @@ int run_share(const share_options& options) {
   const auto path = fs::absolute(options.path, ec).lexically_normal();
   const auto status = fs::status(path, ec);
   if (ec || !fs::exists(status)) return fail("cannot share " + options.path + ": no such file");
-  if (fs::is_directory(status)) {
-    return fail("cannot share " + options.path + ": it is a directory; share one file at a time");
-  }
-  if (!fs::is_regular_file(status)) {
-    return fail("cannot share " + options.path + ": it is not a regular file");
+  if (!fs::is_regular_file(status) && !fs::is_directory(status)) {
+    return fail("cannot share " + options.path + ": it is not a regular file or a folder");
   }
   auto target = find_node(options.target);
   if (!target) return fail(target.error_message());
@@ -89,6 +86,7 @@ struct get_options {
   target_options target;
   std::string id;
   std::string output;
+  std::vector<std::string> only;  // a folder's files and subfolders
   bool quiet = false;
 };
 
@@ -198,6 +196,7 @@ class progress_display {
 json get_request(const get_options& options, const std::string& id) {
   const auto cwd = fs::current_path();
   json body = {{"id", id}, {"output", nullptr}, {"directory", cwd.string()}};
+  if (!options.only.empty()) body["only"] = options.only;
   if (!options.output.empty()) {
     std::error_code ec;
     const auto out = fs::absolute(options.output, ec).lexically_normal();
@@ -289,16 +288,48 @@ void print_files(const json& files) {
   table t({"ID", "NAME", "SIZE", "HOLDERS", "LOCAL"});
   for (const auto& f : files) {
     const auto local = f.contains("local") && f["local"].is_string() ? text(f, "local") : "-";
-    t.add({text(f, "id").substr(0, 12), text(f, "name"),
+    const bool folder = f.contains("folder") && f["folder"].is_boolean() && f["folder"].get<bool>();
+    t.add({text(f, "id").substr(0, 12), text(f, "name") + (folder ? "/" : ""),
            human_bytes(static_cast<double>(count(f, "size"))), std::to_string(count(f, "holders")),
            local});
   }
   t.print(std::cout);
 }
 
-int run_files(const target_options& options) {
+// `peerlab files ID`: a folder's entries, one a line, and whether each is here.
+int run_folder_listing(const api_target& target, const std::string& id, bool as_json) {
+  auto answer = api_get(target, "/api/folders/" + id);
+  if (!answer) return fail(answer.error_message());
+  if (!answer->is_object() || !(*answer)["entries"].is_array())
+    return fail("the node's answer to /api/folders is not a folder");
+  if (as_json) {
+    std::cout << answer->dump(2) << "\n";
+    return 0;
+  }
+  const auto& f = *answer;
+  std::cout << text(f, "name") << "/  " << count(f, "files") << " files, "
+            << human_bytes(static_cast<double>(count(f, "size"))) << "  (" << text(f, "id")
+            << ")\n";
+  table t({"PATH", "SIZE", "ID", "LOCAL"});
+  for (const auto& e : f["entries"]) {
+    const bool file = text(e, "kind") == "file";
+    const auto local = e.contains("local") && e["local"].is_boolean() && e["local"].get<bool>();
+    t.add({text(e, "path") + (file ? "" : "/"),
+           file ? human_bytes(static_cast<double>(count(e, "size"))) : "-",
+           file ? text(e, "id").substr(0, 12) : "-", file ? (local ? "yes" : "no") : "-"});
+  }
+  t.print(std::cout);
+  return 0;
+}
+
+int run_files(const target_options& options, const std::string& folder) {
   auto target = find_node(options);
   if (!target) return fail(target.error_message());
+  if (!folder.empty()) {
+    const auto id = normalize_id(folder);
+    if (id.empty()) return fail("'" + folder + "' is not a content id");
+    return run_folder_listing(*target, id, options.json);
+  }
   auto answer = api_get(*target, "/api/files");
   if (!answer) return fail(answer.error_message());
   if (!answer->is_array()) return fail("the node's answer to /api/files is not a list");
@@ -314,8 +345,9 @@ int run_files(const target_options& options) {
 
 void add_transfer_commands(CLI::App& app, int& exit_code) {
   auto share = std::make_shared<share_options>();
-  auto* share_cmd = app.add_subcommand("share", "Share a file; prints its content id");
-  share_cmd->add_option("path", share->path, "The file to share (read in place, never copied)")
+  auto* share_cmd = app.add_subcommand("share", "Share a file or a folder; prints its content id");
+  share_cmd
+      ->add_option("path", share->path, "The file or folder to share (read in place, never copied)")
       ->required();
   add_target_options(*share_cmd, share->target);
   share_cmd->callback([share, &exit_code] { exit_code = run_share(*share); });
@@ -326,15 +358,20 @@ void add_transfer_commands(CLI::App& app, int& exit_code) {
       ->required();
   get_cmd->add_option("-o,--output", get->output,
                       "Where to write it: a file, or a directory for NAME (default: ./NAME)");
+  get_cmd->add_option("--only", get->only,
+                      "For a folder: only this file or subfolder (a path inside it; repeatable)");
   get_cmd->add_flag("-q,--quiet", get->quiet, "Show no progress");
   add_target_options(*get_cmd, get->target);
   get_cmd->callback([get, &exit_code] { exit_code = run_get(*get); });
 
   auto files = std::make_shared<target_options>();
-  auto* files_cmd = app.add_subcommand("files", "List the files the network shares");
+  auto folder = std::make_shared<std::string>();
+  auto* files_cmd =
+      app.add_subcommand("files", "List the files the network shares, or (with ID) a folder's");
+  files_cmd->add_option("id", *folder, "A folder's content id (or a unique prefix)");
   add_target_options(*files_cmd, *files);
   files_cmd->add_flag("--json", files->json, "Machine-readable output");
-  files_cmd->callback([files, &exit_code] { exit_code = run_files(*files); });
+  files_cmd->callback([files, folder, &exit_code] { exit_code = run_files(*files, *folder); });
 }
 
 }  // namespace peerlab::cli

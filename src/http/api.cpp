@@ -3,6 +3,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "http/folder_route.hpp"
 #include "http/torrent_route.hpp"
 #include "protocol/endpoint.hpp"
 
@@ -16,6 +17,15 @@ json status_json(const api_context& ctx) {
   auto& tracker = ctx.node.tracker();
   tracker.expire(std::chrono::steady_clock::now());
   const auto t = tracker.stats();
+  json folders = json::array();  // the folders this node shares or downloads
+  for (const auto& f : ctx.node.transfers().files()) {
+    if (f.folder && !f.local.empty())
+      folders.push_back({{"id", f.id},
+                         {"name", f.name},
+                         {"size", f.size},
+                         {"files", f.file_count},
+                         {"local", f.local}});
+  }
   return {{"id", s.id},
           {"name", s.name},
           {"listen", protocol::to_string(s.listen)},
@@ -27,7 +37,8 @@ json status_json(const api_context& ctx) {
           {"bytes_up", s.bytes_sent},
           {"bytes_down", s.bytes_received},
           {"uptime_seconds", s.uptime_seconds},
-          {"tracker", {{"torrents", t.torrents}, {"peers", t.peers}, {"seeders", t.seeders}}}};
+          {"tracker", {{"torrents", t.torrents}, {"peers", t.peers}, {"seeders", t.seeders}}},
+          {"folders", folders}};
 }
 
 json peers_json(const peer::node& node) {
@@ -73,7 +84,9 @@ json files_json(const peer::node& node) {
                    {"local", f.local.empty() ? json(nullptr) : json(f.local)},
                    {"chunks", f.local.empty() ? json(nullptr) : json(f.chunks)},
                    {"chunk_size", f.local.empty() ? json(nullptr) : json(f.chunk_size)},
-                   {"bittorrent", bittorrent_json(f)}});
+                   {"bittorrent", bittorrent_json(f)},
+                   {"folder", f.folder}});
+    if (f.folder && !f.local.empty()) out.back()["files"] = f.file_count;
   }
   return out;
 }
@@ -99,6 +112,8 @@ json transfer_json(const peer::transfer_info& t, bool with_chunks) {
     j["chunk_sources"] = t.chunk_sources;
     j["chunk_map"] = t.chunk_map;
   }
+  j["folder"] = t.folder;
+  if (t.folder && with_chunks) j["files"] = folder_files_json(t.files);
   return j;
 }
 
@@ -232,7 +247,15 @@ response get(const api_context& ctx, const json& body) {
     return error_response(400,
                           "more than one content id starts with " + wanted + "; give more digits");
   }
-  auto id = ctx.node.transfers().get(wanted, output, directory);
+  std::vector<std::string> only;
+  if (body.contains("only")) {
+    if (!body["only"].is_array()) return error_response(400, "only must be a list of paths");
+    for (const auto& p : body["only"]) {
+      if (!p.is_string()) return error_response(400, "only must be a list of paths");
+      only.push_back(p.get<std::string>());
+    }
+  }
+  auto id = ctx.node.transfers().get(wanted, output, directory, std::move(only));
   if (!id) return error_response(404, id.error_message());
   return json_response(200, json{{"id", protocol::to_hex(*id)}}.dump());
 }
@@ -280,6 +303,13 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
     reply = json::array();
     for (const auto& t : ctx.node.transfers().transfers())
       reply.push_back(transfer_json(t, false));
+  } else if (path.starts_with("/api/folders/")) {
+    const auto id = ctx.node.transfers().resolve(path.substr(std::string("/api/folders/").size()));
+    const auto* folder = id ? ctx.node.transfers().folder(*id) : nullptr;
+    if (!folder) {
+      co_return error_response(404, "this node has no such folder (get it first: peerlab get ID)");
+    }
+    reply = folder_json(ctx.node.transfers(), *folder);
   } else if (path.starts_with("/api/transfers/")) {
     const auto id =
         ctx.node.transfers().resolve(path.substr(std::string("/api/transfers/").size()));

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <utility>
 
+#include "http/folder_route.hpp"
 #include "http/range.hpp"
 #include "http/text.hpp"
 #include "peer/log.hpp"
@@ -115,11 +116,23 @@ response serve_file(const peer::swarm& files, const request& req) {
     return not_found();
   }
   const auto id = files.resolve(std::string(id_text));
+  if (id && files.folder(*id)) {
+    return serve_folder(files, req, *id,
+                        slash == std::string_view::npos
+                            ? std::nullopt
+                            : std::optional<std::string>(percent_decode(rest.substr(slash + 1))));
+  }
   const auto file = id ? files.complete_file(*id) : std::nullopt;
   if (!file) return not_found();
   if (slash != std::string_view::npos && percent_decode(rest.substr(slash + 1)) != file->name) {
     return not_found();
   }
+  return serve_local(*file, *id, req);
+}
+
+response serve_local(const peer::local_file& local, const protocol::content_id& id,
+                     const request& req) {
+  const auto* file = &local;
   auto opened = peer::store::open_shared(file->path, file->stamp);
   if (!opened) {
     peer::log_line(peer::log_level::warn)
@@ -127,7 +140,7 @@ response serve_file(const peer::swarm& files, const request& req) {
     return error_response(404, "the file changed on disk since it was shared");
   }
 
-  const auto etag = "\"" + protocol::to_hex(*id) + "\"";
+  const auto etag = "\"" + protocol::to_hex(id) + "\"";
   response r;
   r.set_header("ETag", etag);
   r.set_header("Accept-Ranges", "bytes");

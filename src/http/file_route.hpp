@@ -7,7 +7,7 @@
 // node's catalog, so no spelling of the URL (.., %2e%2e, %2F) can reach a
 // file the node does not share. An optional last segment, /files/ID/NAME,
 // gives tools that name downloads after the URL a readable name; it must
-// match the file's name.
+// match the file's name. A folder's id leads to folder_route.hpp.
 
 #include "http/request.hpp"
 #include "http/response.hpp"
@@ -17,5 +17,9 @@ namespace peerlab::http {
 
 // ETag, If-None-Match (304), single byte ranges with If-Range (206, 416).
 response serve_file(const peer::swarm& files, const request& req);
+// The same for one file found already (a folder's file: its ETag is the
+// file's own content id).
+response serve_local(const peer::local_file& file, const protocol::content_id& id,
+                     const request& req);
 
 }  // namespace peerlab::http

@@ -22,6 +22,7 @@ protocol::catalog catalog::own(const store& storage) {
   protocol::catalog out;
   for (const auto& [id, item] : storage.items()) {
     if (out.entries.size() >= protocol::max_catalog_entries) break;
+    if (item.in_folder) continue;  // announced as its folder
     out.entries.push_back({id, item.manifest.name, item.manifest.size, item.complete});
   }
   return out;

@@ -14,6 +14,7 @@ disk_io::~disk_io() {
   chunks_.join();
   uploads_.join();
   hashing_.join();
+  placing_.join();
   files_.join();  // last: the others may have queued a save
 }
 
@@ -25,6 +26,8 @@ asio::thread_pool& disk_io::pool(lane l) {
       return uploads_;
     case lane::files:
       return files_;
+    case lane::placing:
+      return placing_;
     case lane::hashing:
       break;
   }
@@ -41,7 +44,9 @@ asio::awaitable<std::pair<chunk_write, std::string>> disk_io::write_chunk(
     if (auto written = store::write_at(*partial, offset, data); !written)
       return {chunk_write::failed, written.error_message()};
     // The data is in the partial file; this byte makes it count on resume.
+    // (A folder's file has no chunk map: its partial file is verified again.)
     const std::uint8_t one = 1;
+    if (!chunk_map) return {chunk_write::written, ""};
     if (auto marked = store::write_at(*chunk_map, index, {&one, 1}); !marked)
       return {chunk_write::failed, marked.error_message()};
     return {chunk_write::written, ""};
@@ -62,7 +67,7 @@ asio::awaitable<result<std::shared_ptr<file_handle>>> disk_io::open_chunk(
 }
 
 asio::awaitable<result<file_stamp>> disk_io::finish_download(std::shared_ptr<file_handle> partial,
-                                                             fs::path from, fs::path to) {
+                                                             fs::path from, fs::path to, lane l) {
   auto finish = [&]() -> result<file_stamp> {
     if (::fsync(partial->fd()) != 0)
       return error{std::string("cannot flush the download: ") + std::strerror(errno)};
@@ -72,7 +77,7 @@ asio::awaitable<result<file_stamp>> disk_io::finish_download(std::shared_ptr<fil
       return error{"cannot rename the finished download to " + to.string() + ": " + ec.message()};
     return store::stamp_of(to);
   };
-  co_return co_await run(lane::files, finish);
+  co_return co_await run(l, finish);
 }
 
 void disk_io::write_file_later(fs::path path, std::string contents) {

@@ -1,12 +1,14 @@
 #pragma once
 // The disk-I/O layer: every read, write, fsync and rename the swarm needs,
 // run off the network thread and resumed on it (libtorrent's disk_interface
-// in miniature). Four lanes, so that one kind of work never starves another:
+// in miniature). Five lanes, so that one kind of work never starves another:
 // - chunks: verify-and-write of received chunks;
 // - uploads: opening chunks to upload (never queued behind a busy download);
 // - files: creating partial files, fsync + rename of finished downloads, and
 //   the data directory's catalog and manifests, in the order they were asked;
-// - hashing: `share`, which may hash a big file for seconds.
+// - hashing: `share`, which may hash a big file for seconds;
+// - placing: a folder's files, made and flushed into place many at once (so
+//   their fsyncs overlap in one journal commit instead of queueing).
 // Called from the network thread only; results come back there.
 
 #include <asio/awaitable.hpp>
@@ -27,7 +29,7 @@ enum class chunk_write { written, corrupt, failed };
 
 class disk_io {
  public:
-  enum class lane { chunks, uploads, files, hashing };
+  enum class lane { chunks, uploads, files, hashing, placing };
 
   disk_io() = default;
   ~disk_io();  // waits for work in progress (a catalog being saved, say)
@@ -62,7 +64,8 @@ class disk_io {
 
   // A finished download: flushed to disk, renamed into place; its new stamp.
   asio::awaitable<result<file_stamp>> finish_download(std::shared_ptr<file_handle> partial,
-                                                      fs::path from, fs::path to);
+                                                      fs::path from, fs::path to,
+                                                      lane l = lane::files);
 
   // Writes a file atomically on the files lane, after everything asked
   // before it; nobody waits (the destructor does, at shutdown).
@@ -78,6 +81,7 @@ class disk_io {
   asio::thread_pool uploads_{1};
   asio::thread_pool files_{1};  // one thread: writes land in the order asked
   asio::thread_pool hashing_{1};
+  asio::thread_pool placing_{32};
 };
 
 }  // namespace peerlab::peer

@@ -74,7 +74,9 @@ struct swarm_settings {
   // is turned away (once), so its requester asks them.
   duration upload_wait_limit = 500ms;
   duration file_check_interval = 10s;  // how often shared files are checked for changes
-  bool corrupt_uploads = false;        // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
+  // A folder's files downloading at once (each an ordinary download).
+  std::size_t folder_parallel_files = 64;
+  bool corrupt_uploads = false;  // test-only fault switch (PEERLAB_TEST_CORRUPT_UPLOADS)
 };
 
 // The LAN beacon (docs/protocol.md §12): multicast on the local network only.

@@ -280,6 +280,7 @@ result<std::monostate> store::save_catalog() const {
     all.push_back(&u.first);
   for (const auto* item : all) {
     const auto& c = *item;
+    if (c.in_folder) continue;
     entries.push_back({{"id", protocol::to_hex(c.id)},
                        {"name", c.manifest.name},
                        {"path", c.path.string()},
@@ -340,9 +341,42 @@ result<content> store::prepare_download(const protocol::manifest& m, const fs::p
 }
 
 void store::add_download(content c) {
+  const bool in_folder = c.in_folder;
   unavailable_.erase(c.id);
   items_[c.id] = std::move(c);
-  save_catalog();
+  if (!in_folder) save_catalog();
+}
+
+result<content> store::prepare_folder_file(const protocol::manifest& m,
+                                           const fs::path& target) const {
+  content c;
+  c.id = protocol::id_of(m);
+  c.manifest = m;
+  c.path = target;
+  c.in_folder = true;
+  c.have = chunk_set(m.chunk_count());
+  // No chunk map file: a folder may hold thousands of small files, and one
+  // more file made and deleted for each costs more than it saves. On resume
+  // the partial file's chunks are verified again instead.
+  std::error_code ec;
+  if (!fs::exists(c.partial_path(), ec)) {
+    auto fd = create_private(c.partial_path(), m.size);
+    if (!fd) return error{fd.error_message()};
+    c.partial = std::make_shared<file_handle>(*fd);
+    return c;
+  }
+  auto fd = open_existing(c.partial_path());
+  if (!fd) return error{fd.error_message()};
+  c.partial = std::make_shared<file_handle>(*fd);
+  std::vector<std::uint8_t> buffer(m.chunk_count() > 0 ? m.chunk_size : 0);
+  for (std::size_t i = 0; i < m.chunk_count(); ++i) {
+    const auto length = m.chunk_length(i);
+    if (read_fully(*fd, buffer.data(), m.chunk_offset(i), length) &&
+        protocol::sha256({buffer.data(), length}) == m.chunk_hashes[i]) {
+      c.have.set(i);
+    }
+  }
+  return c;
 }
 
 void store::mark_chunk(const protocol::content_id& id, std::size_t index) {
@@ -357,14 +391,17 @@ void store::complete_download(const protocol::content_id& id, const file_stamp& 
   c->have = chunk_set(c->manifest.chunk_count(), true);
   c->partial.reset();
   c->chunk_map.reset();
+  if (c->in_folder) return;  // no chunk map, and not in catalog.json
   if (disk_) disk_->remove_file_later(chunk_map_path(id));
   save_catalog();
 }
 
 void store::remove(const protocol::content_id& id) {
   unindex_bt(id);
+  const auto it = items_.find(id);
+  const bool in_folder = it != items_.end() && it->second.in_folder;
   items_.erase(id);
-  save_catalog();
+  if (!in_folder) save_catalog();
 }
 
 }  // namespace peerlab::peer

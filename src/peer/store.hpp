@@ -54,6 +54,9 @@ struct content {
   std::shared_ptr<file_handle> chunk_map;  // partial only: one byte per chunk, 1 = verified
   // Complete only, once its BitTorrent hashes are known (null before).
   std::shared_ptr<const bt_info> bt;
+  // One of a folder's files: recorded with its folder (folder_book), not in
+  // catalog.json, and announced as part of the folder.
+  bool in_folder = false;
 
   fs::path partial_path() const { return path.string() + ".peerlab-partial"; }
 };
@@ -71,6 +74,7 @@ class store {
 
   // From now on the catalog and manifests are written through `disk`.
   void use(disk_io& disk) { disk_ = &disk; }
+  const fs::path& dir() const { return dir_; }
 
   // Reads the catalog, manifests and chunk maps left by an earlier run.
   // Entries whose files vanished are dropped (and said so in the log).
@@ -93,6 +97,11 @@ class store {
   result<content> prepare_download(const protocol::manifest& m, const fs::path& target,
                                    std::optional<content> earlier) const;
   void add_download(content c);
+  // Blocking: a folder's file to download (c.in_folder): its partial file
+  // opened where an earlier run left it (its chunks verified again: there is
+  // no chunk map), else created. The manifest is kept by the folder
+  // (folder_book), not in manifests/.
+  result<content> prepare_folder_file(const protocol::manifest& m, const fs::path& target) const;
   // Records a verified chunk that the disk layer already wrote.
   void mark_chunk(const protocol::content_id& id, std::size_t index);
   // Records a download that the disk layer flushed and renamed into place

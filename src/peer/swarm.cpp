@@ -52,7 +52,8 @@ swarm::swarm(asio::io_context& io, store& storage, swarm_settings settings)
       settings_(settings),
       tick_(io),
       uploader_(io, storage, disk_, settings_),
-      bt_(io, storage, uploader_) {
+      bt_(io, storage, uploader_),
+      folder_book_(storage.dir()) {
   store_.use(disk_);
   uploader_.on_file_changed([this](const content_id& id) { stop_sharing(id); });
 }
@@ -61,6 +62,7 @@ swarm::~swarm() = default;
 
 void swarm::start() {
   running_ = true;
+  load_folders();
   // Downloads interrupted by a stop or a crash carry on where they were.
   for (const auto& [id, item] : store_.items()) {
     if (item.complete && !item.bt) asio::co_spawn(io_, hash_for_bittorrent(id), asio::detached);
@@ -79,6 +81,8 @@ void swarm::start() {
     downloads_.emplace(id, d);
     fail(*d, "cannot resume: " + u.second);
   }
+  for (auto& [id, f] : folders_)
+    run_folder_files(f);
   uploader_.start();
   bt_.start();
   asio::co_spawn(io_, maintenance_loop(), asio::detached);
@@ -94,7 +98,9 @@ void swarm::stop() {
 
 asio::awaitable<void> swarm::wait_for_end(content_id id, duration at_most) {
   const auto d = downloads_.find(id);
-  if (!running_ || d == downloads_.end() || !d->second->active()) co_return;
+  const auto f = folders_.find(id);
+  const bool folder_active = f != folders_.end() && f->second.active();
+  if (!running_ || ((d == downloads_.end() || !d->second->active()) && !folder_active)) co_return;
   asio::steady_timer timer(io_, at_most);
   // Registered for exactly as long as this frame lives, however it ends.
   struct registration {
@@ -154,13 +160,13 @@ bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
       [&](auto& body) -> bool {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, protocol::get_catalog>) {
-          c->send(catalog::own(store_));
+          c->send(own_catalog());
         } else if constexpr (std::is_same_v<T, protocol::catalog>) {
           on_catalog(p, body);
         } else if constexpr (std::is_same_v<T, protocol::get_manifest>) {
           const auto* item = store_.find(body.id);
           c->send(protocol::manifest_data{body.id, item ? protocol::encode_manifest(item->manifest)
-                                                        : std::vector<std::uint8_t>{}});
+                                                        : folder_manifest_bytes(body.id)});
         } else if constexpr (std::is_same_v<T, protocol::manifest_data>) {
           on_manifest(p, body);
         } else if constexpr (std::is_same_v<T, protocol::get_chunk_map>) {
@@ -189,7 +195,7 @@ bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
 // ------------------------------------------------------------- catalogs ---
 
 void swarm::broadcast_catalog() {
-  const auto own = catalog::own(store_);
+  const auto own = own_catalog();
   for (auto& [key, p] : peers_)
     p->conn->send(own);
 }
@@ -203,6 +209,7 @@ void swarm::on_catalog(peer& p, const protocol::catalog& m) {
     if (d.state() == download_state::manifest && !d.manifest_from) ask_manifest(d);
     if (d.state() == download_state::downloading) ask_chunk_maps(d);
   }
+  on_folder_catalog(m);
 }
 
 // ------------------------------------------------------------ manifests ---
@@ -212,7 +219,7 @@ void swarm::ask_manifest(download& d) {
   // this one is the same on every run, which tests rely on).
   peer* first = nullptr;
   for (const auto& [key, p] : peers_) {
-    if (d.manifest_tried.contains(key) || !catalog_.holds(key, d.id())) continue;
+    if (d.manifest_tried.contains(key) || !holds(key, d.id())) continue;
     if (!first || p->id < first->id) first = p.get();
   }
   if (first) {
@@ -239,11 +246,21 @@ void swarm::on_manifest(peer& p, const protocol::manifest_data& m) {
     ban(p, "sent a manifest that does not match its content id");
     return ask_manifest(d);
   }
+  if (protocol::is_folder_manifest(m.bytes)) return on_folder_manifest(it->second, m.bytes);
+  if (const auto only = folder_only_.find(d.id()); only != folder_only_.end()) {
+    const bool parts = !only->second.empty();
+    folder_only_.erase(only);
+    if (parts) return fail(d, "--only names parts of a folder, and this content id is a file");
+  }
   // The right bytes but not a valid manifest: whoever made the id made it so.
   auto decoded = protocol::decode_manifest(m.bytes);
   if (!decoded)
     return fail(d, "the manifest of this content id is invalid: " + decoded.error_message());
   d.manifest_from = p.key();  // so that nobody else is asked while the files are made
+  if (is_folder_file(d.id())) {
+    asio::co_spawn(io_, begin_folder_file(it->second, std::move(*decoded)), asio::detached);
+    return;
+  }
   asio::co_spawn(io_, begin_download(it->second, std::move(*decoded)), asio::detached);
 }
 
@@ -285,7 +302,7 @@ void swarm::start_requests(download& d, protocol::manifest m) {
 
 void swarm::ask_chunk_maps(download& d) {
   for (const auto& [key, p] : peers_) {
-    if (d.knows(key) || !catalog_.holds(key, d.id())) continue;
+    if (d.knows(key) || !holds(key, d.id())) continue;
     d.set_map(*p, chunk_set(d.manifest().chunk_count()));  // none, until it answers
     p->conn->send(protocol::get_chunk_map{d.id()});
   }
@@ -386,6 +403,11 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
 }
 
 asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
+  if (is_folder_file(d->id())) {
+    auto placing = finish_folder_file(d);
+    co_await std::move(placing);
+    co_return;
+  }
   const auto* item = store_.find(d->id());
   if (d->state() != download_state::downloading || !item || !item->have.complete() ||
       d->writing() || item->complete || d->finishing) {
@@ -416,6 +438,7 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
 
 void swarm::fail(download& d, std::string why) {
   d.fail(std::move(why));
+  if (is_folder_file(d.id())) folder_file_failed(d);
   wake_end_waiters();
   log_line(log_level::error) << "download of "
                              << (d.name.empty() ? protocol::to_hex(d.id()) : d.name)

@@ -25,6 +25,7 @@
 #include "peer/connection.hpp"
 #include "peer/disk_io.hpp"
 #include "peer/download.hpp"
+#include "peer/folder_transfer.hpp"
 #include "peer/rate_limiter.hpp"
 #include "peer/store.hpp"
 #include "peer/uploader.hpp"
@@ -52,6 +53,8 @@ struct transfer_info {
   std::map<std::string, std::size_t> sources;  // peer name -> chunks it sent
   std::vector<std::string> chunk_sources;      // per chunk: who sent it ("" = not yet / disk)
   std::string chunk_map;  // per chunk: '1' verified, '~' requested or being verified, '0' missing
+  bool folder = false;
+  std::vector<folder_file_progress> files;  // a folder's: per file (and empty directory)
 };
 
 struct file_info {
@@ -63,6 +66,8 @@ struct file_info {
   std::size_t chunks = 0;  // local files only (peers' catalogs do not say)
   std::uint32_t chunk_size = 0;
   std::shared_ptr<const bt_info> bt;  // complete local files, once hashed for BitTorrent
+  bool folder = false;
+  std::size_t file_count = 0;  // a folder's files (local folders only)
 };
 
 // A complete, verified file this node shares, for serving over HTTP.
@@ -97,8 +102,9 @@ class swarm {
   asio::awaitable<result<protocol::content_id>> share(fs::path file);
   // Starts (or joins) the download of a full id or a unique prefix of ≥ 8 hex
   // digits; `output` empty means `directory`/NAME.
+  // `only`: for a folder, the files and subfolders to fetch (empty: all).
   result<protocol::content_id> get(const std::string& id_or_prefix, const fs::path& output,
-                                   const fs::path& directory);
+                                   const fs::path& directory, std::vector<std::string> only = {});
 
   // Returns once download `id` ends (complete or failed), is unknown, or
   // `at_most` has passed: lets a client follow a transfer without polling.
@@ -118,6 +124,11 @@ class swarm {
   const bt_seeder& bittorrent() const { return bt_; }
   const store& storage() const { return store_; }
 
+  // A folder this node shares or downloads (nullptr: none), and the file at
+  // `path` in it if it is in place.
+  const folder_record* folder(const protocol::content_id& id) const;
+  std::optional<local_file> folder_file(const protocol::content_id& id,
+                                        std::string_view path) const;
   // The known content ids (ours and our peers') that start with `prefix`.
   std::set<protocol::content_id> matches(const std::string& prefix) const;
   // The one id `id_or_prefix` names, if exactly one matches.
@@ -152,6 +163,27 @@ class swarm {
   void broadcast_catalog();
   transfer_info info_of(const download& d) const;
 
+  // Folders (swarm_folders.cpp): a folder download runs its files as
+  // ordinary downloads, a few at a time, and places each as it completes.
+  void load_folders();
+  asio::awaitable<result<protocol::content_id>> share_folder(fs::path dir);
+  bool holds(std::uint64_t peer, const protocol::content_id& id) const;
+  bool is_folder_file(const protocol::content_id& id) const;
+  void add_own_folders(protocol::catalog& c) const;
+  protocol::catalog own_catalog() const;
+  void on_folder_catalog(const protocol::catalog& m);
+  std::vector<std::uint8_t> folder_manifest_bytes(const protocol::content_id& id) const;
+  void on_folder_manifest(std::shared_ptr<download> d, std::vector<std::uint8_t> bytes);
+  asio::awaitable<void> begin_folder(protocol::content_id id);
+  void run_folder_files(folder_transfer& f);
+  void start_folder_file(folder_transfer& f, const protocol::content_id& file);
+  asio::awaitable<void> begin_folder_file(std::shared_ptr<download> d, protocol::manifest m);
+  asio::awaitable<void> finish_folder_file(std::shared_ptr<download> d);
+  asio::awaitable<void> place_folder_file(protocol::content_id file, fs::path from);
+  void folder_file_failed(const download& d);
+  void end_folder(folder_transfer& f, std::string why);
+  transfer_info folder_info(const folder_transfer& f) const;
+
   // Declared first, destroyed last: work still on its lanes finishes first.
   disk_io disk_;
   std::shared_ptr<protocol::buffer_recycler> chunk_buffers_ =
@@ -168,6 +200,10 @@ class swarm {
   std::map<protocol::content_id, std::shared_ptr<download>> downloads_;
   std::map<protocol::node_id, std::chrono::steady_clock::time_point> banned_until_;
   std::set<asio::steady_timer*> end_waiters_;  // of wait_for_end, woken when a download ends
+  folder_book folder_book_;
+  std::map<protocol::content_id, folder_transfer> folders_;  // shared and downloaded
+  std::map<protocol::content_id, std::set<protocol::content_id>> file_folders_;  // file -> folders
+  std::map<protocol::content_id, std::vector<std::string>> folder_only_;  // asked, manifest pending
 };
 
 }  // namespace peerlab::peer

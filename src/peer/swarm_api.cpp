@@ -11,6 +11,10 @@ using protocol::content_id;
 
 asio::awaitable<result<content_id>> swarm::share(fs::path file) {
   file = fs::absolute(file);
+  if (std::error_code ec; fs::is_directory(file, ec)) {
+    auto sharing = share_folder(file.lexically_normal());
+    co_return co_await std::move(sharing);
+  }
   auto hash = [&file] { return store::hash_file(file); };
   auto hashed = co_await disk_.run(disk_io::lane::hashing, hash);
   if (!hashed) co_return error{hashed.error_message()};
@@ -30,6 +34,8 @@ std::set<content_id> swarm::matches(const std::string& prefix) const {
   };
   for (const auto& [id, item] : store_.items())
     consider(id);
+  for (const auto& [id, f] : folders_)
+    consider(id);
   for (const auto& [key, entries] : catalog_.all()) {
     for (const auto& [id, entry] : entries)
       consider(id);
@@ -46,9 +52,21 @@ std::optional<content_id> swarm::resolve(const std::string& text) const {
 }
 
 result<content_id> swarm::get(const std::string& text, const fs::path& output,
-                              const fs::path& directory) {
+                              const fs::path& directory, std::vector<std::string> only) {
   const auto id = resolve(text);
   if (!id) return error{"no known content id starts with " + text + " (or more than one does)"};
+  if (const auto f = folders_.find(*id); f != folders_.end()) {
+    const auto& r = f->second.record;
+    const auto root = output.empty() ? directory / r.manifest.name : fs::absolute(output);
+    if (f->second.active()) return *id;  // under way: join it
+    const bool same =
+        r.root == root && (r.shared || r.only == only || (r.complete && only.empty()));
+    if (f->second.state == folder_transfer::phase::complete && same) return *id;
+    if (r.shared && r.root != root)
+      return error{"this node shares that folder at " + r.root.string()};
+    folders_.erase(f);  // failed, or another part of it: fetched anew (files in place stay)
+  }
+  folder_only_[*id] = std::move(only);
   if (const auto* item = store_.find(*id); item && item->complete) {
     if (output.empty() || fs::absolute(output) == item->path) {
       // Already here: keep the record of how it came, if this run fetched it.
@@ -122,12 +140,17 @@ transfer_info swarm::info_of(const download& d) const {
 
 std::vector<transfer_info> swarm::transfers() const {
   std::vector<transfer_info> out;
-  for (const auto& [id, d] : downloads_)
-    out.push_back(info_of(*d));
+  for (const auto& [id, d] : downloads_) {
+    if (!is_folder_file(id)) out.push_back(info_of(*d));  // shown within their folder
+  }
+  for (const auto& [id, f] : folders_) {
+    if (!f.record.shared) out.push_back(folder_info(f));
+  }
   return out;
 }
 
 std::optional<transfer_info> swarm::transfer(const content_id& id) const {
+  if (const auto f = folders_.find(id); f != folders_.end()) return folder_info(f->second);
   const auto it = downloads_.find(id);
   if (it == downloads_.end()) return std::nullopt;
   return info_of(*it->second);
@@ -135,7 +158,19 @@ std::optional<transfer_info> swarm::transfer(const content_id& id) const {
 
 std::vector<file_info> swarm::files() const {
   std::map<content_id, file_info> all;
+  for (const auto& [id, f] : folders_) {
+    all[id] = {protocol::to_hex(id),
+               f.record.manifest.name,
+               f.record.manifest.total_bytes(),
+               1,
+               f.record.complete ? "complete" : "partial",
+               0,
+               0,
+               true,
+               f.record.manifest.file_count()};
+  }
   for (const auto& [id, item] : store_.items()) {
+    if (item.in_folder) continue;  // listed as its folder
     all[id] = {protocol::to_hex(id),
                item.manifest.name,
                item.manifest.size,
@@ -148,7 +183,7 @@ std::vector<file_info> swarm::files() const {
   for (const auto& [key, entries] : catalog_.all()) {
     for (const auto& [id, e] : entries) {
       auto [it, inserted] = all.try_emplace(
-          id, file_info{protocol::to_hex(id), e.name, e.size, 0, "", 0, 0, nullptr});
+          id, file_info{protocol::to_hex(id), e.name, e.size, 0, "", 0, 0, nullptr, e.folder, 0});
       ++it->second.holders;
     }
   }

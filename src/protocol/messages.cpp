@@ -123,7 +123,7 @@ void save_body(output_archive& ar, const catalog& m) {
   for (const auto& e : m.entries) {
     save_id(ar, e.id);
     save_string(ar, e.name);
-    ar(e.size, static_cast<std::uint8_t>(e.complete ? 1 : 0));
+    ar(e.size, static_cast<std::uint8_t>((e.complete ? 1 : 0) | (e.folder ? 2 : 0)));
   }
 }
 void save_body(output_archive& ar, const get_manifest& m) {
@@ -162,14 +162,15 @@ catalog_entry load_catalog_entry(input_archive& ar) {
   // code past the decoder ever sees one.
   if (!is_safe_file_name(e.name)) throw limit_exceeded("unsafe file name in catalog");
   ar(e.size);
-  if (e.size > max_file_bytes) {
+  std::uint8_t flags = 0;
+  ar(flags);
+  if (flags > 3) throw limit_exceeded("catalog flags must be 0 to 3 (complete 1, folder 2)");
+  e.complete = (flags & 1) != 0;
+  e.folder = (flags & 2) != 0;
+  if (const auto max = e.folder ? max_folder_bytes : max_file_bytes; e.size > max) {
     throw limit_exceeded("file size of " + std::to_string(e.size) + " exceeds the maximum of " +
-                         std::to_string(max_file_bytes));
+                         std::to_string(max));
   }
-  std::uint8_t complete = 0;
-  ar(complete);
-  if (complete > 1) throw limit_exceeded("complete flag must be 0 or 1");
-  e.complete = complete == 1;
   return e;
 }
 
@@ -220,7 +221,7 @@ void load_body(input_archive& ar, message_type type, message& out) {
     case message_type::manifest_data: {
       auto& m = out.emplace<manifest_data>();
       load_id(ar, m.id);
-      m.bytes = load_bytes(ar, max_manifest_bytes, "manifest length");
+      m.bytes = load_bytes(ar, max_manifest_data_bytes, "manifest length");
       return;
     }
     case message_type::get_chunk_map:
@@ -258,7 +259,7 @@ void load_body(input_archive& ar, message_type type, message& out) {
 // valid message could not be sent. Type and flag bytes, then the fields.
 constexpr std::size_t size_tag_bytes = 8;
 constexpr std::size_t largest_chunk_payload = 2 + 32 + 4 + size_tag_bytes + max_chunk_bytes;
-constexpr std::size_t largest_manifest_payload = 2 + 32 + size_tag_bytes + max_manifest_bytes;
+constexpr std::size_t largest_manifest_payload = 2 + 32 + size_tag_bytes + max_manifest_data_bytes;
 constexpr std::size_t largest_catalog_payload =
     2 + size_tag_bytes + max_catalog_entries * (32 + size_tag_bytes + max_file_name_bytes + 8 + 1);
 static_assert(largest_chunk_payload <= max_frame_bytes, "a full chunk must fit in one frame");

@@ -3,6 +3,7 @@
 // type followed by the message's fields in cereal's portable binary archive
 // (little-endian). docs/protocol.md is the byte-level specification.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "protocol/endpoint.hpp"
+#include "protocol/folder_manifest.hpp"
 #include "protocol/hex.hpp"
 #include "protocol/manifest.hpp"
 #include "protocol/result.hpp"
@@ -23,6 +25,9 @@ inline constexpr std::uint16_t protocol_version = 1;
 inline constexpr std::size_t max_name_bytes = 64;
 inline constexpr std::size_t max_peers_per_message = 200;
 inline constexpr std::size_t max_catalog_entries = 1000;
+// manifest_data carries a file's manifest or a folder's, the larger bound.
+inline constexpr std::size_t max_manifest_data_bytes =
+    std::max(max_manifest_bytes, max_folder_manifest_bytes);
 
 using node_id = std::array<std::uint8_t, 16>;
 
@@ -84,6 +89,7 @@ struct catalog_entry {
   std::string name;  // at most max_file_name_bytes
   std::uint64_t size = 0;
   bool complete = false;  // false: the sender is still downloading it
+  bool folder = false;    // a folder: its manifest is a folder manifest (§4.4)
 
   bool operator==(const catalog_entry&) const = default;
 };
@@ -100,11 +106,12 @@ struct get_manifest {
   bool operator==(const get_manifest&) const = default;
 };
 
-// The encoded manifest of `id` (the receiver checks that it hashes to id).
+// The encoded manifest of `id` (the receiver checks that it hashes to id): a
+// file's manifest, or a folder's (told apart by its first byte).
 // Empty bytes: the sender does not have it.
 struct manifest_data {
   content_id id{};
-  std::vector<std::uint8_t> bytes;  // at most max_manifest_bytes
+  std::vector<std::uint8_t> bytes;  // at most max_manifest_data_bytes
 
   bool operator==(const manifest_data&) const = default;
 };

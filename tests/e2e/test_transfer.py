@@ -328,8 +328,11 @@ class TransferTest(e2e.NodeTestCase):
         sys.stderr.write(f"\nget of an unknown id failed after {time.monotonic() - t0:.1f}s\n")
         self.assertEqual(os.listdir(cwd), [], "a failed get leaves nothing behind")
 
-        # share: a missing file, a directory, and no side effect without the token.
-        for path, what in ((os.path.join(self.tmp, "missing.bin"), "a missing file"), (self.tmp, "a directory")):
+        # share: a missing file, a FIFO (a directory is a folder: test_folders.py), and no side
+        # effect without the token.
+        fifo = os.path.join(self.tmp, "pipe")
+        os.mkfifo(fifo)
+        for path, what in ((os.path.join(self.tmp, "missing.bin"), "a missing file"), (fifo, "a FIFO")):
             self.assert_one_sentence_error(e2e.run_cli("share", path, "--dir", node.dir), f"share of {what}")
         sneaky, _ = self.random_file("sneaky.bin", 64 * 1024)
         status, _ = node.post("/api/share", {"path": sneaky}, token=False)

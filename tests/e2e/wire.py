@@ -39,6 +39,7 @@ MIN_CHUNK_BYTES = 256 * 1024
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
 MAX_CHUNKS = 32768
 MAX_MANIFEST_BYTES = 32 * MAX_CHUNKS + 1024
+MAX_MANIFEST_DATA_BYTES = 4 * 1024 * 1024  # a folder manifest's bound (§4.4)
 MAX_FILE_BYTES = MAX_CHUNKS * MAX_CHUNK_BYTES
 MAX_CHUNK_MAP_BYTES = MAX_CHUNKS // 8
 
@@ -341,15 +342,15 @@ def decode(data):
             content_id = r.take(32)
             name = r.sized(MAX_FILE_NAME_BYTES, "file name").decode(errors="replace")
             size = r.u64()
-            complete = r.u8()
-            if complete > 1:
-                raise ValueError("complete flag")
-            entries.append((content_id, name, size, bool(complete)))
+            flags = r.u8()  # 1: complete, 2: a folder
+            if flags > 3:
+                raise ValueError("catalog flags")
+            entries.append((content_id, name, size, bool(flags & 1)))
         m = Message(kind, entries=entries)
     elif kind in (GET_MANIFEST, GET_CHUNK_MAP):
         m = Message(kind, id=r.take(32))
     elif kind == MANIFEST_DATA:
-        m = Message(kind, id=r.take(32), bytes=r.sized(MAX_MANIFEST_BYTES, "manifest"))
+        m = Message(kind, id=r.take(32), bytes=r.sized(MAX_MANIFEST_DATA_BYTES, "manifest"))
     elif kind == CHUNK_MAP:
         m = Message(kind, id=r.take(32), bits=r.sized(MAX_CHUNK_MAP_BYTES, "chunk map"))
     elif kind in (HAVE, REQUEST, REJECT, CANCEL):

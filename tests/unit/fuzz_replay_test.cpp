@@ -54,6 +54,9 @@ TEST(FuzzReplay, MessageDecoder) {
 TEST(FuzzReplay, ManifestDecoder) {
   replay("manifest", fuzz_manifest);
 }
+TEST(FuzzReplay, FolderManifestDecoder) {
+  replay("folder", fuzz_folder);
+}
 TEST(FuzzReplay, EndpointParser) {
   replay("endpoint", fuzz_endpoint);
 }

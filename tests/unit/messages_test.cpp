@@ -566,26 +566,31 @@ TEST(Messages, RejectsCatalogSizeOneOverMaximum) {
   expect_limit_error(encode(catalog{{entry("big", std::numeric_limits<std::uint64_t>::max())}}));
 }
 
-TEST(Messages, RejectsCompleteFlagOtherThanZeroOrOne) {
+TEST(Messages, RejectsCatalogFlagsBeyondCompleteAndFolder) {
   bytes payload = expected_catalog_payload;
-  for (std::uint8_t flag : {0, 1}) {
+  for (std::uint8_t flag : {0, 1, 2, 3}) {
     payload.back() = flag;
-    EXPECT_TRUE(decode(payload).ok()) << int{flag};
+    const auto r = decode(payload);
+    ASSERT_TRUE(r.ok()) << int{flag};
+    const auto& e = std::get<catalog>(*r).entries.at(0);
+    EXPECT_EQ(e.complete, (flag & 1) != 0);
+    EXPECT_EQ(e.folder, (flag & 2) != 0);
   }
-  for (std::uint8_t flag : {2, 0x7f, 0xff}) {
+  for (std::uint8_t flag : {4, 0x7f, 0xff}) {
     payload.back() = flag;
     auto r = decode(payload);
     ASSERT_FALSE(r.ok()) << int{flag};
-    EXPECT_PRED2(contains, r.error_message(), "0 or 1");
+    EXPECT_PRED2(contains, r.error_message(), "0 to 3");
   }
 }
 
 TEST(Messages, AcceptsManifestDataOfMaximumLength) {
-  expect_round_trip(manifest_data{sample_content_id(), bytes(max_manifest_bytes, 0xab)});
+  expect_round_trip(manifest_data{sample_content_id(), bytes(max_manifest_data_bytes, 0xab)});
 }
 
 TEST(Messages, RejectsManifestDataOneByteOverMaximum) {
-  expect_limit_error(encode(manifest_data{sample_content_id(), bytes(max_manifest_bytes + 1)}));
+  expect_limit_error(
+      encode(manifest_data{sample_content_id(), bytes(max_manifest_data_bytes + 1)}));
 }
 
 TEST(Messages, AcceptsChunkMapOfMaximumLength) {
