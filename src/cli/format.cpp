@@ -17,6 +17,11 @@ std::string human_bytes(double bytes) {
   return text;
 }
 
+int fail(const std::string& sentence) {
+  std::fprintf(stderr, "peerlab: %s\n", sentence.c_str());
+  return 1;
+}
+
 std::string human_duration(double seconds) {
   const long s = static_cast<long>(seconds);
   char text[32];

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "cli/commands.hpp"
+#include "cli/format.hpp"
 #include "http/server.hpp"
 #include "http/site.hpp"
 #include "peer/data_dir.hpp"
@@ -137,11 +138,6 @@ std::string dashboard_urls(const protocol::endpoint& bound) {
   for (std::size_t i = 0; i < others.size(); ++i)
     line += (i == 0 ? "; from other machines: " : ", ") + others[i];
   return line;
-}
-
-int fail(const std::string& sentence) {
-  std::fprintf(stderr, "peerlab: %s\n", sentence.c_str());
-  return 1;
 }
 
 int run_node(const node_options& options) {

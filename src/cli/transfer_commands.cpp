@@ -38,11 +38,6 @@ constexpr auto node_silence_limit = 15s;
 constexpr std::size_t min_id_prefix_chars = 8;
 constexpr std::size_t id_chars = 64;
 
-int fail(const std::string& sentence) {
-  std::fprintf(stderr, "peerlab: %s\n", sentence.c_str());
-  return 1;
-}
-
 // A content id or a prefix of one, lowercased; empty if it cannot be one.
 std::string normalize_id(std::string id) {
   std::transform(id.begin(), id.end(), id.begin(),
