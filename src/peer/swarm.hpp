@@ -114,10 +114,13 @@ class swarm {
   std::optional<transfer_info> transfer(const protocol::content_id& id) const;
   std::vector<file_info> files() const;
   std::optional<local_file> complete_file(const protocol::content_id& id) const;
-  // Whether this node seeds the torrent of this 20-byte info-hash (v1, v2 or
-  // hybrid torrent of a complete file): what its own tracker lists it for.
+  // Whether this node seeds the torrent this 20-byte info-hash names (v1, v2
+  // or hybrid torrent of a complete file): what its own tracker lists it for.
+  // A hybrid torrent is listed under its v1 hash only: listed under both,
+  // libtorrent (which announces both) never got a byte (e2e.bittorrent).
   bool seeds_bt(const protocol::bt::sha1_digest& wire_id) const {
-    return store_.find_bt(wire_id).has_value();
+    const auto match = store_.find_bt(wire_id);
+    return match && match->item->bt->of(match->format).hashes.wire_id() == wire_id;
   }
   // BitTorrent peers on the peer port (they share the uploader).
   bt_seeder& bittorrent() { return bt_; }

@@ -166,6 +166,7 @@ std::vector<file_info> swarm::files() const {
                f.record.complete ? "complete" : "partial",
                0,
                0,
+               nullptr,
                true,
                f.record.manifest.file_count()};
   }
