@@ -4,11 +4,12 @@
 One peerlab node shares a file; aria2c (v1 .torrent), transmission-cli (v1)
 and libtorrent (hybrid, v2, and a magnet link alone: metadata by BEP 9)
 download it from the node's peer port, and the SHA-256 of what they wrote
-equals the original's. aria2c and Transmission find the node through
-opentracker (on loopback, started by the test; the test announces the node
-there, as the node's own tracker will once it registers itself); libtorrent
-is given the node's address directly. Three aria2c leechers at once also
-trade among themselves.
+equals the original's. aria2c finds the node through the node's own tracker
+(the .torrent's default announce URL: the node lists itself as a seeder),
+Transmission through opentracker on a LAN of namespaces (it ignores loopback
+peers); libtorrent is given the node's address directly. Three aria2c
+leechers at once also trade among themselves (the node's tracker tells them
+of each other).
 
 This file owns the loopback addresses 127.0.30.x; one ctest entry per case.
 """
@@ -16,14 +17,12 @@ This file owns the loopback addresses 127.0.30.x; one ctest entry per case.
 import json
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bittorrent_clients as bt  # noqa: E402
 import peerlab_e2e as e2e  # noqa: E402
 
 SEEDER_IP = "127.0.30.1"
-TRACKER_IP = "127.0.30.2"
 CLIENT_IPS = ["127.0.30.11", "127.0.30.12", "127.0.30.13"]
 FILE_BYTES = 6 * 1024 * 1024 + 12345  # a few pieces, and a short last one
 # The acceptance's 64 MiB where a client is quick at it (a second or two).
@@ -92,15 +91,6 @@ class BitTorrentTest(e2e.NodeTestCase):
                         magnet)
         return path, magnet
 
-    def tracker_with_seeder(self, fmt="v1"):
-        """opentracker, told that the seeder has the file's `fmt` torrent."""
-        entry = self.seeder.file_entry(self.file_id)
-        info_hash = bytes.fromhex(entry["bittorrent"][fmt]["btih"])
-        tracker = bt.Tracker(TRACKER_IP, self.tmp, [info_hash])
-        self.clients.append(tracker)
-        tracker.announce(info_hash, SEEDER_IP, e2e.split_endpoint(self.seeder.listen)[1])
-        return tracker
-
     def assert_same_file(self, path):
         self.assertEqual(e2e.sha256_file(path), self.expected)
 
@@ -111,8 +101,7 @@ class BitTorrentTest(e2e.NodeTestCase):
 
     def test_aria2c_downloads_a_v1_torrent(self):
         self.wait_for_bittorrent_hashes()
-        tracker = self.tracker_with_seeder("v1")
-        path, _ = self.torrent("v1", tracker.url)
+        path, _ = self.torrent("v1")  # announces to the node's own /announce
         out = os.path.join(self.tmp, "aria2")
         client = bt.aria2c(path, out, CLIENT_IPS[0], os.path.join(self.tmp, "aria2.log"))
         self.clients.append(client)
@@ -199,8 +188,7 @@ class BitTorrentTest(e2e.NodeTestCase):
 
     def test_three_aria2c_leechers_at_once_also_trade_among_themselves(self):
         self.wait_for_bittorrent_hashes()
-        tracker = self.tracker_with_seeder("v1")
-        path, _ = self.torrent("v1", tracker.url)
+        path, _ = self.torrent("v1")  # the node's own tracker
         clients = []
         for i, ip in enumerate(CLIENT_IPS):
             out = os.path.join(self.tmp, f"aria2-{i}")
