@@ -14,7 +14,7 @@ disk_io::~disk_io() {
   chunks_.join();
   uploads_.join();
   hashing_.join();
-  placing_.join();
+  if (placing_) placing_->join();
   files_.join();  // last: the others may have queued a save
 }
 
@@ -27,7 +27,8 @@ asio::thread_pool& disk_io::pool(lane l) {
     case lane::files:
       return files_;
     case lane::placing:
-      return placing_;
+      if (!placing_) placing_.emplace(32);
+      return *placing_;
     case lane::hashing:
       break;
   }

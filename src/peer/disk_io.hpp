@@ -81,7 +81,9 @@ class disk_io {
   asio::thread_pool uploads_{1};
   asio::thread_pool files_{1};  // one thread: writes land in the order asked
   asio::thread_pool hashing_{1};
-  asio::thread_pool placing_{32};
+  // Started at the first folder download: 32 idle threads would add ~3 MiB
+  // to every node's footprint.
+  std::optional<asio::thread_pool> placing_;
 };
 
 }  // namespace peerlab::peer
