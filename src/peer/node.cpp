@@ -133,7 +133,12 @@ asio::awaitable<void> node::accept_loop() {
       c->close(verdict.refusal);
       continue;
     }
-    if (verdict.evicted) (*verdict.evicted)->close("evicted from the handshake pool by a newcomer");
+    if (verdict.evicted) {
+      // Out of the count at once, not when its session next runs: the pool
+      // never shows more than its limit (e.g. to status()).
+      handshaking_.erase(*verdict.evicted);
+      (*verdict.evicted)->close("evicted from the handshake pool by a newcomer");
+    }
     log_line(log_level::debug) << "accepted " << c->four_tuple();
     handshaking_.insert(c);
     asio::co_spawn(io_, session(c), asio::detached);

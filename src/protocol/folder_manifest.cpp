@@ -8,7 +8,6 @@ namespace peerlab::protocol {
 
 namespace {
 
-constexpr std::size_t header_bytes = 4 + 1 + 1 + 4;  // magic, version, name length, count
 constexpr std::size_t min_entry_bytes = 1 + 2 + 1;   // kind, path length, one path byte
 
 // Little-endian fields, written and read by hand: the layout is the one in
