@@ -5,6 +5,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
+
 namespace peerlab::peer {
 
 class file_handle {
@@ -20,5 +23,17 @@ class file_handle {
  private:
   int fd_;
 };
+
+// pread until `length` bytes are in, or the file ends early.
+inline bool read_fully(int fd, std::uint8_t* out, std::uint64_t offset, std::uint32_t length) {
+  std::uint32_t done = 0;
+  while (done < length) {
+    const auto n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::uint32_t>(n);
+  }
+  return true;
+}
 
 }  // namespace peerlab::peer

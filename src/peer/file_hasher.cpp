@@ -8,6 +8,8 @@
 #include <optional>
 #include <thread>
 
+#include "peer/file_handle.hpp"
+
 namespace peerlab::peer {
 
 namespace bt = protocol::bt;
@@ -16,18 +18,6 @@ using protocol::error;
 namespace {
 
 constexpr std::size_t max_hash_threads = 8;  // each holds one chunk buffer (≤ 4 MiB)
-
-// pread until `length` bytes are in, or the file ends early.
-bool read_fully(int fd, std::uint8_t* out, std::uint64_t offset, std::uint32_t length) {
-  std::uint32_t done = 0;
-  while (done < length) {
-    const auto n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::uint32_t>(n);
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -31,18 +31,6 @@ file_stamp stamp_from(const struct stat& st) {
           static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
 }
 
-// pread until `length` bytes are in, or the file ends early.
-bool read_fully(int fd, std::uint8_t* out, std::uint64_t offset, std::uint32_t length) {
-  std::uint32_t done = 0;
-  while (done < length) {
-    const auto n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::uint32_t>(n);
-  }
-  return true;
-}
-
 // Creates `path` as a new, empty file of `size` bytes, never through a link
 // planted there: the file is made under a fresh name of its own (O_EXCL,
 // which also refuses to follow a symbolic link) and renamed over `path`.
