@@ -8,7 +8,7 @@ namespace peerlab::protocol {
 
 namespace {
 
-constexpr std::size_t min_entry_bytes = 1 + 2 + 1;   // kind, path length, one path byte
+constexpr std::size_t min_entry_bytes = 1 + 2 + 1;  // kind, path length, one path byte
 
 // Little-endian fields, written and read by hand: the layout is the one in
 // docs/protocol.md §4.4, byte for byte.
