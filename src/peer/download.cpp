@@ -145,7 +145,11 @@ void download::on_reject(source_key peer, std::uint32_t index, clock::time_point
   }
   // It cannot send that chunk now (it lacks it, or it is busy with chunks
   // nobody else has): ask others for this one for a while, it for others.
-  s.declined_until[index] = now + s_.reject_backoff;
+  // When nobody else has it, waiting long only stalls us: an uploader
+  // declines a request once and serves it when asked again.
+  const bool elsewhere = std::ranges::any_of(
+      sources_, [&](const auto& o) { return o.first != peer && o.second.has.has(index); });
+  s.declined_until[index] = now + (elsewhere ? s_.reject_backoff : s_.sole_holder_reject_backoff);
 }
 
 download::arrival download::on_chunk(source_key peer, std::uint32_t index) {

@@ -57,6 +57,7 @@ struct download_settings {
   // the time one chunk takes at its rate) has them given to others.
   duration request_timeout = 15s;
   duration reject_backoff = 1s;  // a rejected chunk is asked of others first for this long
+  duration sole_holder_reject_backoff = 100ms;  // the same when no other peer has it
 };
 
 struct swarm_settings {
