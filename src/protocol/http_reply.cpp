@@ -64,8 +64,9 @@ http_reply_reader::state http_reply_reader::feed(std::string_view bytes) {
 http_reply_reader::state http_reply_reader::close() {
   if (state_ != state::need_more) return state_;
   if (!head_done_) {
-    return fail(buffer_.empty() ? "the server closed the connection without a reply"
-                                : "the server closed the connection in the middle of the reply head");
+    return fail(buffer_.empty()
+                    ? "the server closed the connection without a reply"
+                    : "the server closed the connection in the middle of the reply head");
   }
   if (chunked_) return fail("the server closed the connection in the middle of a chunked body");
   if (length_) {
@@ -80,7 +81,8 @@ http_reply_reader::state http_reply_reader::parse_head(std::string_view head) {
   const auto line_end = head.find("\r\n");
   const auto status_line = head.substr(0, line_end);
   if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || status_line[8] != ' ' ||
-      !all_digits(status_line.substr(9, 3)) || (status_line.size() > 12 && status_line[12] != ' ')) {
+      !all_digits(status_line.substr(9, 3)) ||
+      (status_line.size() > 12 && status_line[12] != ' ')) {
     return fail("malformed HTTP status line");
   }
   status_ = std::stoi(std::string(status_line.substr(9, 3)));
@@ -113,8 +115,8 @@ http_reply_reader::state http_reply_reader::parse_head(std::string_view head) {
   }
   if (chunked_) length_.reset();  // chunks frame the body, whatever the length says
   if (length_ && *length_ > max_body_) {
-    return fail("reply body of " + std::to_string(*length_) + " bytes is larger than the limit of " +
-                std::to_string(max_body_));
+    return fail("reply body of " + std::to_string(*length_) +
+                " bytes is larger than the limit of " + std::to_string(max_body_));
   }
   return state_;
 }

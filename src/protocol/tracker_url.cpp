@@ -53,8 +53,8 @@ result<tracker_url> parse_tracker_url(std::string_view url) {
   const bool bracketed = authority.starts_with('[');
   const auto close = authority.find(']');
   if (bracketed && close == std::string::npos) return error{"tracker URL with an unclosed ["};
-  const bool has_port = bracketed ? close + 1 < authority.size()
-                                  : authority.find(':') != std::string::npos;
+  const bool has_port =
+      bracketed ? close + 1 < authority.size() : authority.find(':') != std::string::npos;
   if (!has_port) {
     if (u.scheme == tracker_scheme::udp) return error{"udp tracker URL without a port"};
     authority += ":" + std::to_string(default_port(u.scheme));
@@ -64,8 +64,9 @@ result<tracker_url> parse_tracker_url(std::string_view url) {
   if (host->port == 0) return error{"tracker URL with port 0"};
   u.host = host->host;
   u.port = host->port;
-  u.target = target.empty() ? "/" : target.starts_with('?') ? "/" + std::string(target)
-                                                              : std::string(target);
+  u.target = target.empty()            ? "/"
+             : target.starts_with('?') ? "/" + std::string(target)
+                                       : std::string(target);
   return u;
 }
 
