@@ -125,8 +125,9 @@ struct tracker_client::shared : std::enable_shared_from_this<tracker_client::sha
                                  {settings.udp_first_timeout, settings.udp_attempts}, random)
                   : http_announce(*t.parsed, bt::make_announce_query(r));
     std::error_code ec;
-    auto winner =
-        co_await (std::move(op) || deadline.async_wait(redirect_error(use_awaitable, ec)));
+    // Built apart from the co_await: GCC 12 mishandles temporaries there.
+    auto racing = std::move(op) || deadline.async_wait(redirect_error(use_awaitable, ec));
+    auto winner = co_await std::move(racing);
     if (winner.index() == 0) co_return std::get<0>(std::move(winner));
     announce_outcome out;
     out.error = stopped ? "stopped" : "no answer within " + seconds(limit);

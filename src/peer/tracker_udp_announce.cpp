@@ -57,9 +57,11 @@ asio::awaitable<asked> ask(asio::ip::udp::socket& socket, const asio::ip::udp::e
   for (int stray = 0; stray < max_stray_datagrams; ++stray) {
     asio::ip::udp::endpoint from;
     std::error_code timer_ec;
-    const auto winner = co_await (
+    // Built apart from the co_await: GCC 12 mishandles temporaries there.
+    auto racing =
         socket.async_receive_from(asio::buffer(buffer), from, redirect_error(use_awaitable, ec)) ||
-        timer.async_wait(redirect_error(use_awaitable, timer_ec)));
+        timer.async_wait(redirect_error(use_awaitable, timer_ec));
+    const auto winner = co_await std::move(racing);
     if (winner.index() == 1) co_return asked{no_answer{}};
     if (ec) co_return asked{"cannot receive from the tracker (" + ec.message() + ")"};
     if (from != tracker) continue;  // anyone can send us a datagram

@@ -51,8 +51,8 @@ bt::announce_response with_peers(std::vector<protocol::endpoint> peers) {
 class fake_http_tracker : public std::enable_shared_from_this<fake_http_tracker> {
  public:
   using answer_fn = std::function<std::string(const std::string& target)>;
-  fake_http_tracker(asio::io_context& io, answer_fn answer)
-      : acceptor_(io, {loopback, 0}), answer_(std::move(answer)) {}
+  fake_http_tracker(asio::io_context& io, answer_fn answer, asio::ip::address at = loopback)
+      : acceptor_(io, {at, 0}), answer_(std::move(answer)) {}
   void start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
   void stop() {
     std::error_code ignored;
@@ -61,7 +61,10 @@ class fake_http_tracker : public std::enable_shared_from_this<fake_http_tracker>
       s->close(ignored);
   }
   std::string url(const std::string& path = "/announce") const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
+    const auto at = acceptor_.local_endpoint();
+    const auto host =
+        at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
+    return "http://" + host + ":" + std::to_string(at.port()) + path;
   }
   std::vector<std::string> targets;  // every request's target, in order
 
@@ -117,8 +120,8 @@ class fake_udp_tracker : public std::enable_shared_from_this<fake_udp_tracker> {
   };
   static constexpr std::uint64_t connection_id = 0x1122334455667788;
 
-  fake_udp_tracker(asio::io_context& io, behaviour b)
-      : socket_(io, {loopback, 0}), other_(io, {loopback, 0}), behaviour_(std::move(b)) {}
+  fake_udp_tracker(asio::io_context& io, behaviour b, asio::ip::address at = loopback)
+      : socket_(io, {at, 0}), other_(io, {at, 0}), behaviour_(std::move(b)) {}
   void start() { asio::co_spawn(socket_.get_executor(), loop(), asio::detached); }
   void stop() {
     std::error_code ignored;
@@ -126,7 +129,10 @@ class fake_udp_tracker : public std::enable_shared_from_this<fake_udp_tracker> {
     other_.close(ignored);
   }
   std::string url() const {
-    return "udp://127.0.0.1:" + std::to_string(socket_.local_endpoint().port()) + "/announce";
+    const auto at = socket_.local_endpoint();
+    const auto host =
+        at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
+    return "udp://" + host + ":" + std::to_string(at.port()) + "/announce";
   }
   int connects = 0;
   std::vector<std::uint32_t> events;  // of each announce
@@ -170,7 +176,9 @@ class fake_udp_tracker : public std::enable_shared_from_this<fake_udp_tracker> {
             put_u32(a, 3);     // leechers
             put_u32(a, 2);     // seeders
             for (const auto& p : peers) {
-              a.insert(a.end(), p.ip.begin(), p.ip.begin() + 4);
+              // Peers of the family the tracker was reached over (BEP 15).
+              a.insert(a.end(), p.ip.begin(),
+                       p.ip.begin() + (p.family == protocol::ip_family::v4 ? 4 : 16));
               a.push_back(static_cast<std::uint8_t>(p.port >> 8));
               a.push_back(static_cast<std::uint8_t>(p.port));
             }
@@ -237,6 +245,7 @@ class TrackerClient : public ::testing::Test {
           [this](std::vector<protocol::endpoint> peers) {
             ++answers_;
             peers_.insert(peers_.end(), peers.begin(), peers.end());
+            if (after_peers_) after_peers_();
           },
           settings_);
       c->start();
@@ -282,6 +291,7 @@ class TrackerClient : public ::testing::Test {
   std::vector<std::unique_ptr<peer::tracker_client>> clients_;
   std::vector<protocol::endpoint> peers_;  // network thread only
   int answers_ = 0;
+  std::function<void()> after_peers_;  // network thread only
 };
 
 TEST_F(TrackerClient, HttpQueryCarriesTheAnnounceAndEvents) {
@@ -464,6 +474,51 @@ TEST_F(TrackerClient, UdpTrackerThatNeverAnswers) {
   ASSERT_TRUE(wait_for_state(c, "failed"));
   EXPECT_EQ(status(c).at(0).error, "no answer from the udp tracker after 2 tries");
   EXPECT_EQ(h_.run([&] { return tracker->connects; }), 2);
+}
+
+}  // namespace
+}  // namespace peerlab::testing
+
+namespace peerlab::testing {
+namespace {
+
+TEST_F(TrackerClient, DestroyedFromItsOwnPeersHandler) {
+  auto tracker =
+      http_tracker([](const std::string&) { return http_ok(with_peers({ep("127.0.0.9:7000")})); });
+  after_peers_ = [this] { clients_.clear(); };
+  start_client({tracker->url()});
+  ASSERT_TRUE(h_.wait_until([&] { return clients_.empty(); }));
+  // Its `stopped` still goes out.
+  ASSERT_TRUE(h_.wait_until([&] { return tracker->targets.size() == 2; }));
+  EXPECT_NE(h_.run([&] { return tracker->targets[1]; }).find("event=stopped"), std::string::npos);
+  EXPECT_EQ(h_.run([&] { return answers_; }), 1);
+}
+
+TEST_F(TrackerClient, Ipv6Trackers) {
+  const auto v6 = asio::ip::make_address("::1");
+  const bool available = h_.run([&] {
+    std::error_code ec;
+    asio::ip::udp::socket probe(h_.io());
+    probe.open(asio::ip::udp::v6(), ec);
+    if (!ec) probe.bind({v6, 0}, ec);
+    return !ec;
+  });
+  if (!available) GTEST_SKIP() << "no IPv6 loopback here";
+  const auto peer = ep("[2001:db8::7]:7000");
+  const auto urls = h_.run([&] {
+    http_ = std::make_shared<fake_http_tracker>(
+        h_.io(), [&](const std::string&) { return http_ok(with_peers({peer})); }, v6);
+    http_->start();
+    fake_udp_tracker::behaviour b;
+    b.peers = {peer};
+    udp_ = std::make_shared<fake_udp_tracker>(h_.io(), b, v6);
+    udp_->start();
+    return std::vector{http_->url(), udp_->url()};
+  });
+  auto& c = start_client(urls);
+  ASSERT_TRUE(wait_for_state(c, "ok", 0)) << status(c).at(0).error;
+  ASSERT_TRUE(wait_for_state(c, "ok", 1)) << status(c).at(1).error;
+  EXPECT_EQ(h_.run([&] { return peers_; }), (std::vector{peer, peer}));  // once from each
 }
 
 }  // namespace
