@@ -85,7 +85,8 @@ bool bt_session::handle(bt::message& m) {
 
 bool bt_session::on_handshake(const bt::handshake& h) {
   const auto match = owner_.store_.find_bt(h.info_hash);
-  if (!match) {
+  // Seeding only, for now: a torrent still downloading is refused here too.
+  if (!match || !match->item->complete) {
     conn_->close("BitTorrent handshake for an unknown info-hash " +
                  protocol::to_hex(h.info_hash).substr(0, 16));
     return false;
