@@ -277,6 +277,46 @@ TEST(StoreTorrent, AMissingOrForeignKeptTorrentDropsTheDownload) {
   EXPECT_EQ(again.find(torrent_content_id(c)), nullptr);
 }
 
+TEST(StoreTorrent, ADownloadThatCannotBeReopenedIsKeptUntilItCanBe) {
+  temp_dir dir;
+  const auto file = pattern(file_size);
+  const auto t = torrent_of(bt::torrent_format::v2, file);
+  const auto target = dir.path / "out" / "lecture.bin";
+  const auto id = torrent_content_id(t);
+  fs::path partial;
+  {
+    store s(dir.path / "data");
+    ASSERT_TRUE(s.load());
+    auto prepared = s.prepare_torrent_download(t, target, std::nullopt);
+    ASSERT_TRUE(prepared) << prepared.error_message();
+    partial = prepared->partial_path();
+    s.add_download(std::move(*prepared));
+    EXPECT_EQ(write_piece(s, id, 1, {piece(file, 1).begin(), piece(file, 1).end()}),
+              chunk_write::written);
+  }
+  fs::rename(partial, dir.path / "aside");
+  store s(dir.path / "data");
+  ASSERT_TRUE(s.load());
+  EXPECT_EQ(s.find(id), nullptr);
+  EXPECT_FALSE(s.find_bt(t.hashes.wire_id()));
+  const auto u = s.unavailable().find(id);
+  ASSERT_NE(u, s.unavailable().end());
+  EXPECT_EQ(u->second.first.torrent, bt::torrent_format::v2);
+  // Still in the catalog, as a torrent download.
+  const auto catalog = nlohmann::json::parse(read_file(dir.path / "data" / "catalog.json"));
+  ASSERT_EQ(catalog.size(), 1u);
+  EXPECT_EQ(catalog[0].at("torrent"), "v2");
+
+  fs::rename(dir.path / "aside", partial);
+  auto resumed = s.prepare_torrent_download(t, target, u->second.first);
+  ASSERT_TRUE(resumed) << resumed.error_message();
+  EXPECT_EQ(resumed->have.count(), 1u);
+  EXPECT_TRUE(resumed->have.has(1));
+  s.add_download(std::move(*resumed));
+  EXPECT_TRUE(s.unavailable().empty());
+  EXPECT_TRUE(s.find_bt(t.hashes.wire_id()));
+}
+
 TEST(StoreTorrent, AMultiFileTorrentIsRefusedBeforeAnythingIsCreated) {
   temp_dir dir;
   auto entry = [](std::string name) {
