@@ -136,7 +136,8 @@ class swarm final : private bt_download_events {
   // libtorrent (which announces both) never got a byte (e2e.bittorrent).
   bool seeds_bt(const protocol::bt::sha1_digest& wire_id) const {
     const auto match = store_.find_bt(wire_id);
-    return match && match->item->bt->of(match->format).hashes.wire_id() == wire_id;
+    return match && match->item->complete &&
+           match->item->bt->of(match->format).hashes.wire_id() == wire_id;
   }
   // BitTorrent peers on the peer port (they share the uploader).
   bt_seeder& bittorrent() { return bt_; }
