@@ -260,8 +260,7 @@ int run_get(const get_options& options) {
   const auto id = torrent ? std::string() : magnet ? options.id : normalize_id(options.id);
   if (!torrent && id.empty()) {
     return fail("'" + options.id + "' is not a content id nor a .torrent file: give its 64 hex " +
-                "characters or a unique prefix of at least " +
-                std::to_string(min_id_prefix_chars));
+                "characters or a unique prefix of at least " + std::to_string(min_id_prefix_chars));
   }
   auto target = find_node(options.target);
   if (!target) return fail(target.error_message());
@@ -359,7 +358,8 @@ void add_transfer_commands(CLI::App& app, int& exit_code) {
   share_cmd->callback([share, &exit_code] { exit_code = run_share(*share); });
 
   auto get = std::make_shared<get_options>();
-  auto* get_cmd = app.add_subcommand("get", "Download a file from the swarm (or a BitTorrent swarm) and verify it");
+  auto* get_cmd = app.add_subcommand(
+      "get", "Download a file from the swarm (or a BitTorrent swarm) and verify it");
   get_cmd
       ->add_option("id", get->id,
                    "Content id (or a unique prefix of at least 8 characters), or a .torrent file")

@@ -256,7 +256,8 @@ asio::awaitable<response> get_torrent(const api_context& ctx, const json& body) 
   const fs::path torrent = text_field(body, "torrent_file");
   const fs::path output = text_field(body, "output");
   const fs::path directory = text_field(body, "directory");
-  if (!torrent.is_absolute()) co_return error_response(400, "torrent_file must be an absolute path");
+  if (!torrent.is_absolute())
+    co_return error_response(400, "torrent_file must be an absolute path");
   if (const auto problem = target_problem(output, directory); !problem.empty())
     co_return error_response(400, problem);
   auto getting = ctx.node.transfers().get_torrent(torrent, output, directory);

@@ -1,10 +1,10 @@
 #include "peer/bt_seeder.hpp"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
-#include <algorithm>
 #include <random>
 
 #include "peer/bt_session.hpp"
@@ -72,11 +72,29 @@ asio::awaitable<void> bt_seeder::run_session(std::shared_ptr<connection> c,
   // A fetch of a magnet's metadata that ended unfinished: another session's turn.
   if (session.fetching_metadata() && wants_metadata(session.wire_id())) {
     for (auto& [other_key, other] : sessions_)
-      if (other->wire_id() == session.wire_id() && !other->asking_metadata() && other->ask_metadata())
+      if (other->wire_id() == session.wire_id() && !other->asking_metadata() &&
+          other->ask_metadata())
         break;
   }
   uploader_.remove_peer(key);
   apply(choker_.drop_interest(key));
+}
+
+void bt_seeder::apply(const bt_choker::changes& changes) {
+  for (const auto key : changes.choke)
+    if (const auto it = sessions_.find(key); it != sessions_.end()) it->second->set_choked(true);
+  for (const auto key : changes.unchoke)
+    if (const auto it = sessions_.find(key); it != sessions_.end()) it->second->set_choked(false);
+}
+
+asio::awaitable<void> bt_seeder::rotate_loop() {
+  while (running_) {
+    rotate_timer_.expires_after(settings_.rotate_every);
+    std::error_code ec;
+    co_await rotate_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (!running_) break;
+    apply(choker_.rotate());
+  }
 }
 
 // ---------------------------------------------------------------- dialing ---
@@ -172,9 +190,9 @@ bt_session* bt_seeder::session(std::uint64_t key) {
 }
 
 void bt_seeder::ban(bt_session& s, const std::string& why) {
-  if (banned_until_.size() >= 4096) std::erase_if(banned_until_, [](const auto& b) {
-      return b.second <= std::chrono::steady_clock::now();
-    });
+  if (banned_until_.size() >= 4096)
+    std::erase_if(banned_until_,
+                  [](const auto& b) { return b.second <= std::chrono::steady_clock::now(); });
   const auto address = protocol::ip_to_string(s.conn()->remote());
   banned_until_[address] = std::chrono::steady_clock::now() + settings_.ban_duration;
   log_line(log_level::warn) << "banned BitTorrent peer " << address << " ("

@@ -16,8 +16,8 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,9 +36,9 @@ struct bt_settings {
   std::chrono::steady_clock::duration rotate_every = std::chrono::seconds(10);
   std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(180);
   std::uint32_t max_queued_blocks = 500;  // advertised as reqq; twice that closes the connection
-  std::size_t max_half_open = 8;         // dials in flight at once
+  std::size_t max_half_open = 8;          // dials in flight at once
   std::size_t max_dialed_per_torrent = 30;
-  std::size_t max_candidates = 200;      // addresses kept per torrent, waiting for a dial
+  std::size_t max_candidates = 200;  // addresses kept per torrent, waiting for a dial
   std::chrono::steady_clock::duration ban_duration = std::chrono::minutes(10);
 };
 
@@ -101,7 +101,6 @@ class bt_seeder {
 
  private:
   friend class bt_session;
-class bt_download_events;
   void apply(const bt_choker::changes& changes);
   asio::awaitable<void> rotate_loop();
   asio::awaitable<void> run_session(std::shared_ptr<connection> c,

@@ -148,7 +148,7 @@ class bt_session final : public upload_sink, public chunk_source {
   bool source_ = false;
   std::size_t their_queue_ = 250;  // block requests they take at once (their reqq)
   std::map<std::uint32_t, incoming_piece> incoming_;
-  std::deque<protocol::bt::request> unsent_;         // block requests waiting for room
+  std::deque<protocol::bt::request> unsent_;                 // block requests waiting for room
   std::set<std::pair<std::uint32_t, std::uint32_t>> asked_;  // (piece, begin) in flight
   std::size_t unasked_blocks_ = 0;  // blocks that came unrequested (after a cancel, say)
 

@@ -33,8 +33,7 @@ bool bt_session::on_their_pieces(const bt::message& m) {
       return false;
     }
     if (!theirs_.set(h->piece)) return true;
-    if (const auto* item = owner_.store_.find(id_); item && !item->have.has(h->piece))
-      ++wanted_;
+    if (const auto* item = owner_.store_.find(id_); item && !item->have.has(h->piece)) ++wanted_;
     update_interest();
     if (source_ && owner_.events_) owner_.events_->bt_source_has(*this, h->piece);
     update_source();
@@ -149,7 +148,7 @@ void bt_session::pump() {
 
 bool bt_session::on_piece(bt::piece& p) {
   if (asked_.erase({p.index, p.begin}) == 0) {
-      // Crossed our cancel or our choke: dropped. Many of them in a row is a
+    // Crossed our cancel or our choke: dropped. Many of them in a row is a
     // peer sending what nobody asked for.
     if (++unasked_blocks_ > max_unasked_blocks) {
       conn_->close("too many blocks that were not requested");

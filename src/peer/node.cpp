@@ -177,7 +177,7 @@ void node::wake_dialer() {
 }
 
 asio::awaitable<std::error_code> node::connect(tcp::socket& socket, protocol::endpoint target,
-                                              std::set<tcp::socket*>& in_flight) {
+                                               std::set<tcp::socket*>& in_flight) {
   using namespace asio::experimental::awaitable_operators;
   const auto endpoint = to_asio(target);
   std::error_code ec;

@@ -159,7 +159,7 @@ class node {
   std::map<protocol::node_id, std::shared_ptr<connection>> established_;
   std::set<asio::ip::tcp::socket*> dialing_;     // connects in progress
   std::set<asio::ip::tcp::socket*> bt_dialing_;  // the same, to BitTorrent peers
-  std::uint64_t closed_bytes_sent_ = 0;       // traffic of connections already gone
+  std::uint64_t closed_bytes_sent_ = 0;          // traffic of connections already gone
   std::uint64_t closed_bytes_received_ = 0;
 };
 

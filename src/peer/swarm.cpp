@@ -5,6 +5,7 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "peer/bt_session.hpp"
 #include "peer/log.hpp"
 
 namespace peerlab::peer {
@@ -72,7 +73,8 @@ void swarm::start() {
     d->output = item.path;
     downloads_.emplace(id, d);
     start_requests(*d, item.manifest);
-    if (item.torrent) start_trackers(id, item.bt->of(*item.torrent).hashes.wire_id(), item.trackers);
+    if (item.torrent)
+      start_trackers(id, item.bt->of(*item.torrent).hashes.wire_id(), item.bt->trackers);
     asio::co_spawn(io_, finish(d), asio::detached);  // every chunk may be on disk already
   }
   for (const auto& [id, u] : store_.unavailable()) {
@@ -155,6 +157,17 @@ void swarm::ban(peer& p, const std::string& why) {
       << " min: " << why;
   banned_until_[p.id] = clock::now() + settings_.ban_duration;
   p.conn->close("banned: " + why);
+}
+
+// A source of chunks by its connection's serial, whichever protocol it speaks.
+chunk_source* swarm::source(std::uint64_t key) {
+  if (const auto p = peers_.find(key); p != peers_.end()) return p->second.get();
+  return bt_.session(key);
+}
+
+void swarm::ban_source(std::uint64_t key, const std::string& why) {
+  if (const auto p = peers_.find(key); p != peers_.end()) return ban(*p->second, why);
+  if (auto* s = bt_.session(key)) bt_.ban(*s, why);
 }
 
 bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
@@ -381,9 +394,9 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
     ban_source(from, "sent chunk " + std::to_string(m.index) + " with the wrong length");
     co_return;
   }
-  auto writing = disk_.write_chunk(item->partial, item->chunk_map,
-                                   d->manifest().chunk_offset(m.index), m.index, m.data,
-                                   item->check(m.index));
+  auto writing =
+      disk_.write_chunk(item->partial, item->chunk_map, d->manifest().chunk_offset(m.index),
+                        m.index, m.data, item->check(m.index));
   const auto [outcome, problem] = co_await std::move(writing);
   chunk_buffers_->give(std::move(m.data));
   // Whatever happened meanwhile, `d` is the same download (we hold it).

@@ -113,8 +113,8 @@ class swarm final : private bt_download_events {
   // Starts (or joins) the download of a torrent: `torrent_file` is read on
   // the disk layer (at most 16 MiB). Its content id is the SHA-256 of the
   // torrent's info dictionary.
-  asio::awaitable<result<protocol::content_id>> get_torrent(fs::path torrent_file,
-                                                            fs::path output, fs::path directory);
+  asio::awaitable<result<protocol::content_id>> get_torrent(fs::path torrent_file, fs::path output,
+                                                            fs::path directory);
   // Starts (or joins) the download of a magnet link's torrent (single-file,
   // v1 or hybrid: a v2-only one would need its piece layers too).
   result<protocol::content_id> get_magnet(const std::string& uri, const fs::path& output,
@@ -178,7 +178,8 @@ class swarm final : private bt_download_events {
   void bt_source_gone(bt_session& s) override;
   void bt_piece(bt_session& s, std::uint32_t piece, std::vector<std::uint8_t> data) override;
   void bt_rejected(bt_session& s, std::uint32_t piece) override;
-  void bt_metadata(const protocol::bt::sha1_digest& wire_id, std::vector<std::uint8_t> info) override;
+  void bt_metadata(const protocol::bt::sha1_digest& wire_id,
+                   std::vector<std::uint8_t> info) override;
   // The id a transfer is known by now (a magnet's stand-in names the real one).
   protocol::content_id current_id(const protocol::content_id& id) const;
 
@@ -248,7 +249,7 @@ class swarm final : private bt_download_events {
     protocol::content_id id;  // what the download waits under
     std::vector<std::string> trackers;
   };
-  std::map<protocol::bt::sha1_digest, magnet_wait> magnets_;  // metadata not yet here
+  std::map<protocol::bt::sha1_digest, magnet_wait> magnets_;      // metadata not yet here
   std::map<protocol::content_id, protocol::content_id> renamed_;  // stand-in -> real id
 };
 

@@ -107,7 +107,8 @@ transfer_info swarm::info_of(const download& d) const {
   t.chunks_total = d.manifest().chunk_count();
   const auto* item = store_.find(d.id());
   if (item && item->torrent) t.protocol = "bittorrent";
-  if (const auto tr = trackers_.find(d.id()); tr != trackers_.end()) t.trackers = tr->second->status();
+  if (const auto tr = trackers_.find(d.id()); tr != trackers_.end())
+    t.trackers = tr->second->status();
   const bool complete = d.state() == download_state::complete;
   if (item) {
     t.chunks_done = item->have.count();

@@ -42,7 +42,7 @@ result<content_id> swarm::get_magnet(const std::string& uri, const fs::path& out
   d->output = output.empty() ? fs::path() : fs::absolute(output);
   d->directory = directory;
   d->manifest_from = 0;  // no peerlab peer is asked: the metadata comes over BitTorrent
-  d->manifest_asked = clock::now();
+  d->manifest_asked = std::chrono::steady_clock::now();
   magnets_[wire_id] = {id, m->trackers};
   bt_.want_metadata(wire_id);
   start_trackers(id, wire_id, m->trackers);

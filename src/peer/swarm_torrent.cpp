@@ -46,8 +46,7 @@ asio::awaitable<result<content_id>> swarm::get_torrent(fs::path torrent_file, fs
   auto parsed = bt::parse_torrent(*bytes);
   if (!parsed) co_return error{"not a valid .torrent: " + parsed.error_message()};
   if (parsed->multi_file) co_return error{"multi-file torrents are not supported yet"};
-  if (!parsed->piece_layers_complete)
-    co_return error{"this v2 torrent lacks its piece layers"};
+  if (!parsed->piece_layers_complete) co_return error{"this v2 torrent lacks its piece layers"};
   const auto id = torrent_content_id(*parsed);
   if (const auto* item = store_.find(id); item && item->complete) {
     if (output.empty() || fs::absolute(output) == item->path) co_return id;
@@ -114,8 +113,8 @@ void swarm::start_trackers(const content_id& id, const bt::sha1_digest& wire_id,
     std::erase(peers, listen_);
     bt_.add_candidates(wire_id, peers);
   };
-  auto client = std::make_unique<tracker_client>(io_, urls, wire_id, bt_.own_id(),
-                                                 listen_.port, numbers, on_peers);
+  auto client = std::make_unique<tracker_client>(io_, urls, wire_id, bt_.own_id(), listen_.port,
+                                                 numbers, on_peers);
   client->start();
   trackers_.emplace(id, std::move(client));
 }
@@ -131,8 +130,7 @@ void swarm::add_bt_sources(download& d) {
 void swarm::bt_source_ready(bt_session& s) {
   const auto it = downloads_.find(s.content());
   const auto* item = store_.find(s.content());
-  if (it == downloads_.end() || !item || it->second->state() != download_state::downloading)
-    return;
+  if (it == downloads_.end() || !item || it->second->state() != download_state::downloading) return;
   it->second->set_map(s, s.theirs());
   it->second->fill(s, item->have, clock::now());
 }
@@ -164,21 +162,9 @@ void swarm::bt_rejected(bt_session& s, std::uint32_t piece) {
   fill_all();
 }
 
-// ---------------------------------------------- sources, either protocol ---
-
 content_id swarm::current_id(const content_id& id) const {
   const auto it = renamed_.find(id);
   return it == renamed_.end() ? id : it->second;
-}
-
-chunk_source* swarm::source(std::uint64_t key) {
-  if (const auto p = peers_.find(key); p != peers_.end()) return p->second.get();
-  return bt_.session(key);
-}
-
-void swarm::ban_source(std::uint64_t key, const std::string& why) {
-  if (const auto p = peers_.find(key); p != peers_.end()) return ban(*p->second, why);
-  if (auto* s = bt_.session(key)) bt_.ban(*s, why);
 }
 
 }  // namespace peerlab::peer
