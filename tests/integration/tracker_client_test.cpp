@@ -380,6 +380,37 @@ TEST_F(TrackerClient, HugeAnswerIsRefused) {
       << status(c).at(0).error;
 }
 
+TEST_F(TrackerClient, HttpStatusesAndChunkedReplies) {
+  auto tracker = http_tracker([](const std::string& target) -> std::string {
+    if (target.starts_with("/missing")) {
+      return "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found";
+    }
+    if (target.starts_with("/refused")) {
+      bt::announce_response r;
+      r.failure_reason = "invalid passkey";
+      const auto body = bt::encode_announce_response(r, true);
+      return "HTTP/1.0 403 Forbidden\r\n\r\n" + std::string(body.begin(), body.end());
+    }
+    const auto body = bt::encode_announce_response(with_peers({ep("127.0.0.9:7000")}), true);
+    const auto half = body.size() / 2;
+    char sizes[2][24];
+    std::snprintf(sizes[0], sizeof sizes[0], "%zx", half);
+    std::snprintf(sizes[1], sizeof sizes[1], "%zx", body.size() - half);
+    return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(sizes[0]) +
+           "\r\n" + std::string(body.begin(), body.begin() + half) + "\r\n" + sizes[1] + "\r\n" +
+           std::string(body.begin() + half, body.end()) + "\r\n0\r\n\r\n";
+  });
+  auto& c =
+      start_client({tracker->url("/missing"), tracker->url("/refused"), tracker->url("/chunked")});
+  ASSERT_TRUE(wait_for_state(c, "failed", 0));
+  ASSERT_TRUE(wait_for_state(c, "failed", 1));
+  ASSERT_TRUE(wait_for_state(c, "ok", 2)) << status(c).at(2).error;
+  const auto s = status(c);
+  EXPECT_EQ(s[0].error, "HTTP 404 Not Found");
+  EXPECT_EQ(s[1].error, "tracker: invalid passkey");
+  EXPECT_EQ(h_.run([&] { return peers_; }), std::vector{ep("127.0.0.9:7000")});
+}
+
 TEST_F(TrackerClient, AnnounceNowWaitsForTheMinInterval) {
   auto tracker = http_tracker([](const std::string&) {
     auto r = with_peers({ep("127.0.0.9:7000")});
