@@ -76,7 +76,13 @@ struct tracker_client::shared : std::enable_shared_from_this<tracker_client::sha
     asio::steady_timer deadline;  // ends the announce on its way; stop() fires it
   };
 
-  shared(asio::io_context& io_context, tracker_client_settings s) : io(io_context), settings(s) {}
+  shared(asio::io_context& io_context, tracker_client_settings s) : io(io_context), settings(s) {
+    // Zero would mean announcing in a loop.
+    settings.min_backoff = std::max<clock::duration>(settings.min_backoff, 10ms);
+    settings.max_backoff = std::max(settings.max_backoff, settings.min_backoff);
+    settings.min_interval = std::max<clock::duration>(settings.min_interval, 10ms);
+    settings.udp_attempts = std::clamp(settings.udp_attempts, 1, 16);
+  }
 
   asio::io_context& io;
   tracker_client_settings settings;
@@ -137,7 +143,7 @@ struct tracker_client::shared : std::enable_shared_from_this<tracker_client::sha
   clock::duration deadline_for(const tracker& t) const {
     if (t.parsed->scheme != bt::tracker_scheme::udp) return settings.request_timeout;
     // Room for every wait of both questions, the last one doubled 2^(n-1) times.
-    return 2 * settings.udp_first_timeout * ((1 << std::clamp(settings.udp_attempts, 1, 16)) - 1) +
+    return 2 * settings.udp_first_timeout * ((1 << settings.udp_attempts) - 1) +
            std::chrono::seconds(1);
   }
 

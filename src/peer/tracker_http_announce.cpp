@@ -67,13 +67,15 @@ asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string
   if (reply.current() == protocol::http_reply_reader::state::failed) {
     co_return failure("bad HTTP answer: " + reply.error());
   }
-  if (reply.status() != 200) {
-    co_return failure("HTTP " + std::to_string(reply.status()) +
-                      (reply.reason().empty() ? "" : " " + reply.reason().substr(0, 100)));
-  }
   const auto& body = reply.body();
   auto parsed = bt::parse_announce_response(
       {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()});
+  if (reply.status() != 200) {
+    // Some trackers send their failure reason with an error status.
+    if (parsed && !parsed->failure_reason.empty()) co_return announce_outcome{{}, *parsed};
+    co_return failure("HTTP " + std::to_string(reply.status()) +
+                      (reply.reason().empty() ? "" : " " + reply.reason().substr(0, 100)));
+  }
   if (!parsed) co_return failure(parsed.error_message());
   announce_outcome out;
   out.response = std::move(*parsed);

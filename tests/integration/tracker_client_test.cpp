@@ -380,6 +380,37 @@ TEST_F(TrackerClient, HugeAnswerIsRefused) {
       << status(c).at(0).error;
 }
 
+TEST_F(TrackerClient, HttpStatusesAndChunkedReplies) {
+  auto tracker = http_tracker([](const std::string& target) -> std::string {
+    if (target.starts_with("/missing")) {
+      return "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found";
+    }
+    if (target.starts_with("/refused")) {
+      bt::announce_response r;
+      r.failure_reason = "invalid passkey";
+      const auto body = bt::encode_announce_response(r, true);
+      return "HTTP/1.0 403 Forbidden\r\n\r\n" + std::string(body.begin(), body.end());
+    }
+    const auto body = bt::encode_announce_response(with_peers({ep("127.0.0.9:7000")}), true);
+    const auto half = body.size() / 2;
+    char sizes[2][24];
+    std::snprintf(sizes[0], sizeof sizes[0], "%zx", half);
+    std::snprintf(sizes[1], sizeof sizes[1], "%zx", body.size() - half);
+    return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(sizes[0]) +
+           "\r\n" + std::string(body.begin(), body.begin() + half) + "\r\n" + sizes[1] + "\r\n" +
+           std::string(body.begin() + half, body.end()) + "\r\n0\r\n\r\n";
+  });
+  auto& c =
+      start_client({tracker->url("/missing"), tracker->url("/refused"), tracker->url("/chunked")});
+  ASSERT_TRUE(wait_for_state(c, "failed", 0));
+  ASSERT_TRUE(wait_for_state(c, "failed", 1));
+  ASSERT_TRUE(wait_for_state(c, "ok", 2)) << status(c).at(2).error;
+  const auto s = status(c);
+  EXPECT_EQ(s[0].error, "HTTP 404 Not Found");
+  EXPECT_EQ(s[1].error, "tracker: invalid passkey");
+  EXPECT_EQ(h_.run([&] { return peers_; }), std::vector{ep("127.0.0.9:7000")});
+}
+
 TEST_F(TrackerClient, AnnounceNowWaitsForTheMinInterval) {
   auto tracker = http_tracker([](const std::string&) {
     auto r = with_peers({ep("127.0.0.9:7000")});
@@ -436,12 +467,16 @@ TEST_F(TrackerClient, UdpPeersComeBack) {
   // Neither the other transaction's peer nor the spoofed one.
   EXPECT_EQ(h_.run([&] { return peers_; }),
             (std::vector{ep("127.0.0.9:7000"), ep("10.1.2.3:51413")}));
-  EXPECT_EQ(h_.run([&] { return tracker->events; }), std::vector<std::uint32_t>{2});  // started
-  EXPECT_EQ(h_.run([&] { return tracker->ports; }), std::vector<std::uint16_t>{6881});
+  // (On a slow machine a datagram may be sent twice: each counts.)
+  EXPECT_EQ(h_.run([&] { return tracker->events.at(0); }), 2u);  // started
+  EXPECT_EQ(h_.run([&] { return tracker->ports.at(0); }), 6881);
+  const auto connects = h_.run([&] { return tracker->connects; });
+  const auto announces = h_.run([&] { return tracker->events.size(); });
   h_.run([&] { c.stop(); });
-  ASSERT_TRUE(h_.wait_until([&] { return tracker->events.size() == 2; }));
-  EXPECT_EQ(h_.run([&] { return tracker->events[1]; }), 3u);  // stopped
-  EXPECT_EQ(h_.run([&] { return tracker->connects; }), 1);    // the connection id was kept
+  ASSERT_TRUE(h_.wait_until([&] { return tracker->events.size() > announces; }));
+  EXPECT_EQ(h_.run([&] { return tracker->events.back(); }), 3u);  // stopped
+  // The connection id was kept: no second connect.
+  EXPECT_EQ(h_.run([&] { return tracker->connects; }), connects);
 }
 
 TEST_F(TrackerClient, UdpConnectIsSentAgainWhenUnanswered) {
@@ -451,7 +486,7 @@ TEST_F(TrackerClient, UdpConnectIsSentAgainWhenUnanswered) {
   auto tracker = udp_tracker(b);
   auto& c = start_client({tracker->url()});
   ASSERT_TRUE(wait_for_state(c, "ok")) << status(c).at(0).error;
-  EXPECT_EQ(h_.run([&] { return tracker->connects; }), 2);
+  EXPECT_GE(h_.run([&] { return tracker->connects; }), 2);
   EXPECT_EQ(h_.run([&] { return peers_; }), std::vector{ep("127.0.0.9:7000")});
 }
 
