@@ -77,6 +77,8 @@ std::string bt_info::magnet(bt::torrent_format f, const std::string& tracker) co
   m.hashes = of(f).hashes;
   m.name = name;
   if (!tracker.empty()) m.trackers.push_back(tracker);
+  for (const auto& t : trackers)  // a downloaded torrent's own
+    if (t != tracker) m.trackers.push_back(t);
   m.size = size;
   return bt::make_magnet(m);
 }

@@ -54,6 +54,7 @@ struct bt_info {
   // none; a downloaded torrent's own trackers follow it).
   protocol::result<protocol::bt::built_torrent> torrent(protocol::bt::torrent_format f,
                                                         const std::string& tracker) const;
+  // Its magnet link, with `tracker` ("" for none) and a downloaded torrent's own trackers.
   std::string magnet(protocol::bt::torrent_format f, const std::string& tracker) const;
 };
 

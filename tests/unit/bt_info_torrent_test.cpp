@@ -95,6 +95,10 @@ TEST_P(BtInfoOfTorrentFormat, KeepsItsOneTorrentWithTheSameInfoHashes) {
   EXPECT_EQ(reparsed->hashes, t.hashes);
   EXPECT_TRUE(reparsed->piece_layers_complete);
   EXPECT_EQ(reparsed->trackers, (std::vector<std::string>{"http://127.0.0.1:2/announce", tracker}));
+  const auto magnet = bt::parse_magnet(info.magnet(f, "http://127.0.0.1:2/announce"));
+  ASSERT_TRUE(magnet) << magnet.error_message();
+  EXPECT_EQ(magnet->hashes, t.hashes);
+  EXPECT_EQ(magnet->trackers, (std::vector<std::string>{"http://127.0.0.1:2/announce", tracker}));
   for (const auto other :
        {bt::torrent_format::v1, bt::torrent_format::v2, bt::torrent_format::hybrid}) {
     if (other != f) {
