@@ -212,7 +212,10 @@ class BitTorrentGetTest(e2e.NodeTestCase):
         return os.path.join(self.tmp, f"{node.name}-out", "payload.bin")
 
     def get(self, node, source):
-        result = e2e.run_cli("get", source, "--dir", node.dir, "-o", self.output(node), timeout=GET_TIMEOUT_S)
+        args = [e2e.PEERLAB, "get", source, "--dir", node.dir, "-o", self.output(node)]
+        run = node.host.run if isinstance(node, NamespacedNode) else \
+            lambda a, timeout: subprocess.run(a, capture_output=True, text=True, timeout=timeout)
+        result = run(args, timeout=e2e.seconds(GET_TIMEOUT_S))
         node.assert_alive()
         self.assertEqual(result.returncode, 0, f"peerlab get {source[:60]} failed: {result.stderr[-2000:]}")
         return result
@@ -313,7 +316,7 @@ class BitTorrentGetTest(e2e.NodeTestCase):
         node_host, seed_host = lan.hosts
         self.source(6 * MiB + 4097)
         node = NamespacedNode(node_host, os.path.join(self.tmp, "leecher"), f"{node_host.ip}:0", f"{node_host.ip}:0",
-                              name="leecher")
+                              name="leecher", extra=["--no-discovery"])
         self.nodes.append(node)
         node.start()
         announce = f"http://{node.http}/announce"
@@ -327,10 +330,7 @@ class BitTorrentGetTest(e2e.NodeTestCase):
                                  os.path.join(self.tmp, "transmission.log"), wrap=seed_host.command)
         self.clients.append(client)
         self.wait_seeders(announce, torrent, call=node_host.call)
-        result = node_host.run([e2e.PEERLAB, "get", path, "--dir", node.dir, "-o", self.output(node)],
-                               timeout=GET_TIMEOUT_S)
-        node.assert_alive()
-        self.assertEqual(result.returncode, 0, f"peerlab get failed: {result.stderr[-2000:]}")
+        self.get(node, path)
         self.assert_downloaded(node, torrent)
 
     # -- cases: hostile peers, kills, mixed swarms
