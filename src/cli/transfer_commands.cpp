@@ -253,16 +253,26 @@ int follow_transfer(const api_target& target, const std::string& id, progress_di
 }
 
 int run_get(const get_options& options) {
-  const auto id = normalize_id(options.id);
-  if (id.empty()) {
-    return fail("'" + options.id + "' is not a content id: give its 64 hex characters or a " +
-                "unique prefix of at least " + std::to_string(min_id_prefix_chars));
+  // A file named on the command line is a .torrent: the node reads it.
+  std::error_code ec;
+  const bool torrent = fs::is_regular_file(options.id, ec);
+  const bool magnet = options.id.starts_with("magnet:");
+  const auto id = torrent ? std::string() : magnet ? options.id : normalize_id(options.id);
+  if (!torrent && id.empty()) {
+    return fail("'" + options.id + "' is not a content id nor a .torrent file: give its 64 hex " +
+                "characters or a unique prefix of at least " + std::to_string(min_id_prefix_chars));
   }
   auto target = find_node(options.target);
   if (!target) return fail(target.error_message());
 
+  auto body = get_request(options, id);
+  if (torrent) {
+    if (!options.only.empty()) return fail("--only is for folders, not torrents");
+    body.erase("id");
+    body["torrent_file"] = fs::absolute(options.id, ec).lexically_normal().string();
+  }
   const auto started = std::chrono::steady_clock::now();
-  auto accepted = api_post(*target, "/api/get", get_request(options, id), get_request_timeout);
+  auto accepted = api_post(*target, "/api/get", body, get_request_timeout);
   if (!accepted) return fail(accepted.error_message());
   if (!accepted->is_object() || !(*accepted)["id"].is_string()) {
     return fail("the node's answer to /api/get has no content id");
@@ -348,8 +358,11 @@ void add_transfer_commands(CLI::App& app, int& exit_code) {
   share_cmd->callback([share, &exit_code] { exit_code = run_share(*share); });
 
   auto get = std::make_shared<get_options>();
-  auto* get_cmd = app.add_subcommand("get", "Download a file from the swarm and verify it");
-  get_cmd->add_option("id", get->id, "Content id, or a unique prefix of at least 8 characters")
+  auto* get_cmd = app.add_subcommand(
+      "get", "Download a file from the swarm (or a BitTorrent swarm) and verify it");
+  get_cmd
+      ->add_option("id", get->id,
+                   "Content id (or a unique prefix of at least 8 characters), or a .torrent file")
       ->required();
   get_cmd->add_option("-o,--output", get->output,
                       "Where to write it: a file, or a directory for NAME (default: ./NAME)");

@@ -114,6 +114,22 @@ json transfer_json(const peer::transfer_info& t, bool with_chunks) {
   }
   j["folder"] = t.folder;
   if (t.folder && with_chunks) j["files"] = folder_files_json(t.files);
+  j["protocol"] = t.protocol;
+  if (!t.trackers.empty()) {
+    const auto now = std::chrono::steady_clock::now();
+    json trackers = json::array();
+    for (const auto& tr : t.trackers) {
+      const auto next = std::chrono::duration<double>(tr.next_announce - now).count();
+      trackers.push_back({{"url", tr.url},
+                          {"state", tr.state},
+                          {"error", tr.error.empty() ? json(nullptr) : json(tr.error)},
+                          {"peers", tr.peers},
+                          {"seeders", tr.seeders ? json(*tr.seeders) : json(nullptr)},
+                          {"leechers", tr.leechers ? json(*tr.leechers) : json(nullptr)},
+                          {"next_announce_seconds", std::max(0.0, next)}});
+    }
+    j["trackers"] = trackers;
+  }
   return j;
 }
 
@@ -221,23 +237,49 @@ asio::awaitable<response> share(const api_context& ctx, const json& body) {
   co_return json_response(200, reply.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+std::string text_field(const json& body, const char* key) {
+  return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : "";
+}
+
+// Where a get's file goes: "" if the body says it well, else why not.
+std::string target_problem(const fs::path& output, const fs::path& directory) {
+  if ((!output.empty() && !output.is_absolute()) ||
+      (!directory.empty() && !directory.is_absolute())) {
+    return "output and directory must be absolute paths";
+  }
+  if (output.empty() && directory.empty()) return "give an output or a directory";
+  return "";
+}
+
+// {"torrent_file": "/abs/x.torrent", "output" | "directory": ...}
+asio::awaitable<response> get_torrent(const api_context& ctx, const json& body) {
+  const fs::path torrent = text_field(body, "torrent_file");
+  const fs::path output = text_field(body, "output");
+  const fs::path directory = text_field(body, "directory");
+  if (!torrent.is_absolute())
+    co_return error_response(400, "torrent_file must be an absolute path");
+  if (const auto problem = target_problem(output, directory); !problem.empty())
+    co_return error_response(400, problem);
+  auto getting = ctx.node.transfers().get_torrent(torrent, output, directory);
+  auto id = co_await std::move(getting);
+  if (!id) co_return error_response(400, id.error_message());
+  co_return json_response(200, json{{"id", protocol::to_hex(*id)}}.dump());
+}
+
 response get(const api_context& ctx, const json& body) {
   if (!body.contains("id") || !body["id"].is_string()) {
     return error_response(400, "expected {\"id\": \"...\", \"output\": ..., \"directory\": ...}");
   }
-  const auto text = [&](const char* key) {
-    return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : "";
-  };
-  const fs::path output = text("output");
-  const fs::path directory = text("directory");
-  if ((!output.empty() && !output.is_absolute()) ||
-      (!directory.empty() && !directory.is_absolute())) {
-    return error_response(400, "output and directory must be absolute paths");
+  const fs::path output = text_field(body, "output");
+  const fs::path directory = text_field(body, "directory");
+  if (const auto problem = target_problem(output, directory); !problem.empty())
+    return error_response(400, problem);
+  const auto wanted = text_field(body, "id");
+  if (wanted.starts_with("magnet:")) {
+    auto id = ctx.node.transfers().get_magnet(wanted, output, directory);
+    if (!id) return error_response(400, id.error_message());
+    return json_response(200, json{{"id", protocol::to_hex(*id)}}.dump());
   }
-  if (output.empty() && directory.empty()) {
-    return error_response(400, "give an output or a directory");
-  }
-  const auto wanted = text("id");
   const bool hex = wanted.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (!hex || wanted.size() < 8 || wanted.size() > 64) {
     return error_response(
@@ -279,6 +321,7 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
     const auto body = json::parse(req.body, nullptr, false);
     if (!body.is_object()) co_return error_response(400, "the body must be a JSON object");
     if (path == "/api/share") co_return co_await share(ctx, body);
+    if (body.contains("torrent_file")) co_return co_await get_torrent(ctx, body);
     co_return get(ctx, body);
   }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "protocol/bencode.hpp"
 #include "protocol/bt_merkle.hpp"
 
 namespace peerlab::peer {
@@ -32,16 +33,36 @@ const bt_torrent& bt_info::of(bt::torrent_format f) const {
   return hybrid;
 }
 
+bool bt_info::has(bt::torrent_format f) const {
+  return std::find(formats.begin(), formats.end(), f) != formats.end();
+}
+
+std::size_t bt_info::piece_count() const {
+  return static_cast<std::size_t>(bt::piece_layout{size, piece_length}.piece_count());
+}
+
 std::vector<std::pair<bt::sha1_digest, bt::torrent_format>> bt_info::wire_ids() const {
-  using f = bt::torrent_format;
-  return {{*v1.hashes.v1, f::v1},
-          {*hybrid.hashes.v1, f::hybrid},
-          {bt::info_hashes::truncate(*hybrid.hashes.v2), f::hybrid},
-          {bt::info_hashes::truncate(*v2.hashes.v2), f::v2}};
+  std::vector<std::pair<bt::sha1_digest, bt::torrent_format>> out;
+  for (const auto f : formats) {
+    const auto& h = of(f).hashes;
+    if (h.v1) out.emplace_back(*h.v1, f);
+    if (h.v2) out.emplace_back(bt::info_hashes::truncate(*h.v2), f);
+  }
+  return out;
 }
 
 protocol::result<bt::built_torrent> bt_info::torrent(bt::torrent_format f,
                                                      const std::string& tracker) const {
+  if (!has(f)) return error{"no " + std::string(bt::to_string(f)) + " torrent of " + name};
+  if (downloaded) {
+    std::vector<std::string> announced;
+    if (!tracker.empty()) announced.push_back(tracker);
+    for (const auto& t : trackers)
+      if (t != tracker) announced.push_back(t);
+    const auto& kept = of(f);
+    return bt::built_torrent{torrent_file_around(kept.info_bytes, announced, hashes),
+                             kept.info_bytes, kept.hashes};
+  }
   bt::torrent_source s;
   s.name = name;
   s.size = size;
@@ -56,6 +77,8 @@ std::string bt_info::magnet(bt::torrent_format f, const std::string& tracker) co
   m.hashes = of(f).hashes;
   m.name = name;
   if (!tracker.empty()) m.trackers.push_back(tracker);
+  for (const auto& t : trackers)  // a downloaded torrent's own
+    if (t != tracker) m.trackers.push_back(t);
   m.size = size;
   return bt::make_magnet(m);
 }
@@ -67,8 +90,8 @@ protocol::result<std::shared_ptr<const bt_info>> make_bt_info(const protocol::ma
   info->size = m.size;
   info->piece_length = m.chunk_size;
   info->hashes = std::move(hashes);
-  for (const auto f :
-       {bt::torrent_format::v1, bt::torrent_format::v2, bt::torrent_format::hybrid}) {
+  info->formats = {bt::torrent_format::v1, bt::torrent_format::v2, bt::torrent_format::hybrid};
+  for (const auto f : info->formats) {
     auto built = info->torrent(f, "");
     if (!built) return error{"no torrent for " + m.name + ": " + built.error_message()};
     auto* slot = f == bt::torrent_format::v1   ? &info->v1
@@ -83,6 +106,92 @@ protocol::result<std::shared_ptr<const bt_info>> make_bt_info(const protocol::ma
                                          bt::merkle_width(info->hashes.piece_layer.size()), pad);
   }
   return std::shared_ptr<const bt_info>(std::move(info));
+}
+
+protocol::result<std::shared_ptr<const bt_info>> make_bt_info(const bt::torrent_info& t) {
+  if (t.multi_file || t.files.size() != 1 || t.files[0].pad || t.files[0].path.size() != 1)
+    return error{"multi-file torrents are not supported yet"};
+  const auto& file = t.files[0];
+  if (file.length == 0 || t.total_size != file.length)
+    return error{"the torrent's file is empty: nothing to download"};
+  const bt::piece_layout layout{file.length, t.piece_length};
+  if (auto problem = bt::layout_problem(layout); !problem.empty()) return error{problem};
+  // The info-hash names the torrent: it must be the hash of these very bytes.
+  if (t.info_bytes.empty() || bt::compute_info_hashes(t.info_bytes, t.format) != t.hashes)
+    return error{"the torrent's info-hash does not match its info dictionary"};
+
+  auto info = std::make_shared<bt_info>();
+  info->name = t.name;
+  info->size = file.length;
+  info->piece_length = t.piece_length;
+  info->downloaded = true;
+  info->trackers = t.trackers;
+  auto& h = info->hashes;
+  if (t.format != bt::torrent_format::v2) {
+    if (t.v1_pieces.size() != layout.piece_count())
+      return error{"v1 piece hashes do not match the file size"};
+    h.v1_pieces = t.v1_pieces;
+  }
+  if (t.format != bt::torrent_format::v1) {
+    if (!file.pieces_root) return error{"the torrent's file has no v2 pieces root"};
+    h.pieces_root = *file.pieces_root;
+    if (file.length > t.piece_length) {
+      // BEP 52 hash requests could fetch a missing layer; not done here yet.
+      if (file.piece_layer.size() != layout.piece_count())
+        return error{"the torrent lacks its v2 piece layer"};
+      h.piece_layer = file.piece_layer;
+      const auto pad = bt::merkle_pad(bt::log2_exact(layout.blocks_per_piece()));
+      if (bt::merkle_root(h.piece_layer, bt::merkle_width(h.piece_layer.size()), pad) !=
+          h.pieces_root) {
+        return error{"the torrent's piece layer does not hash to its pieces root"};
+      }
+      info->piece_tree =
+          bt::merkle_layers(h.piece_layer, bt::merkle_width(h.piece_layer.size()), pad);
+    }
+  }
+  auto* slot = t.format == bt::torrent_format::v1   ? &info->v1
+               : t.format == bt::torrent_format::v2 ? &info->v2
+                                                    : &info->hybrid;
+  *slot = {t.info_bytes, t.hashes};
+  info->formats = {t.format};
+  return std::shared_ptr<const bt_info>(std::move(info));
+}
+
+protocol::content_id torrent_content_id(const bt::torrent_info& t) {
+  return protocol::sha256(t.info_bytes);
+}
+
+std::vector<std::uint8_t> torrent_file_around(std::span<const std::uint8_t> info_bytes,
+                                              const std::vector<std::string>& trackers,
+                                              const bt::file_hashes& hashes) {
+  // Built by hand in key order (announce, announce-list, info, piece
+  // layers): the info dictionary goes in as it is, never re-encoded.
+  std::vector<std::uint8_t> out{'d'};
+  const auto entry = [&out](std::string_view key, const bt::bvalue& value) {
+    bt::bencode_append(bt::bvalue(key), out);
+    bt::bencode_append(value, out);
+  };
+  if (!trackers.empty()) entry("announce", trackers.front());
+  if (trackers.size() > 1) {
+    bt::bvalue::list tiers;
+    for (const auto& t : trackers)
+      tiers.emplace_back(bt::bvalue::list{bt::bvalue(t)});
+    entry("announce-list", bt::bvalue(std::move(tiers)));
+  }
+  bt::bencode_append(bt::bvalue("info"), out);
+  out.insert(out.end(), info_bytes.begin(), info_bytes.end());
+  if (!hashes.piece_layer.empty()) {
+    std::string layer;
+    layer.reserve(hashes.piece_layer.size() * 32);
+    for (const auto& d : hashes.piece_layer)
+      layer.append(d.begin(), d.end());
+    auto layers = bt::bvalue::make_dict();
+    layers.set(std::string(hashes.pieces_root.begin(), hashes.pieces_root.end()),
+               bt::bvalue(std::move(layer)));
+    entry("piece layers", layers);
+  }
+  out.push_back('e');
+  return out;
 }
 
 std::vector<std::uint8_t> encode_bt_hashes(const bt::file_hashes& h) {

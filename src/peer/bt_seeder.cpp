@@ -1,5 +1,6 @@
 #include "peer/bt_seeder.hpp"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/redirect_error.hpp>
@@ -39,23 +40,42 @@ void bt_seeder::start() {
 
 void bt_seeder::stop() {
   running_ = false;
+  candidates_.clear();
   rotate_timer_.cancel();
   for (auto [key, s] : std::map(sessions_))
     s->conn()->close("node stopping");
 }
 
 asio::awaitable<void> bt_seeder::serve(std::shared_ptr<connection> c) {
+  if (is_banned(c->remote())) {
+    c->close("banned");
+    co_return;
+  }
+  auto running = run_session(c, std::nullopt);
+  co_await std::move(running);
+}
+
+asio::awaitable<void> bt_seeder::run_session(std::shared_ptr<connection> c,
+                                             std::optional<bt::sha1_digest> dialed_for) {
   if (!running_ || sessions_.size() >= settings_.max_peers) {
     c->close("too many BitTorrent peers");
     co_return;
   }
   const auto key = c->serial();
-  bt_session session(*this, c);
+  bt_session session(*this, c, dialed_for);
   sessions_[key] = &session;
   auto running = session.run();
   co_await std::move(running);
   c->close("BitTorrent session ended");
+  session.leave();
   sessions_.erase(key);
+  // A fetch of a magnet's metadata that ended unfinished: another session's turn.
+  if (session.fetching_metadata() && wants_metadata(session.wire_id())) {
+    for (auto& [other_key, other] : sessions_)
+      if (other->wire_id() == session.wire_id() && !other->asking_metadata() &&
+          other->ask_metadata())
+        break;
+  }
   uploader_.remove_peer(key);
   apply(choker_.drop_interest(key));
 }
@@ -75,6 +95,124 @@ asio::awaitable<void> bt_seeder::rotate_loop() {
     if (!running_) break;
     apply(choker_.rotate());
   }
+}
+
+// ---------------------------------------------------------------- dialing ---
+
+void bt_seeder::add_candidates(const bt::sha1_digest& wire_id,
+                               const std::vector<protocol::endpoint>& peers) {
+  auto& c = candidates_[wire_id];
+  for (const auto& peer : peers) {
+    if (c.waiting.size() >= settings_.max_candidates) break;
+    if (c.known.insert(peer).second) c.waiting.push_back(peer);
+  }
+  dial_some();
+}
+
+void bt_seeder::forget_candidates(const bt::sha1_digest& wire_id) {
+  const auto it = candidates_.find(wire_id);
+  if (it == candidates_.end()) return;
+  for (const auto& peer : it->second.waiting)
+    it->second.known.erase(peer);
+  it->second.waiting.clear();
+  // Dials in flight finish on their own; the entry goes with the last one.
+  if (it->second.dialed == 0) candidates_.erase(it);
+}
+
+void bt_seeder::dial_some() {
+  if (!running_ || !dialer_) return;
+  for (auto& [wire_id, c] : candidates_) {
+    while (!c.waiting.empty() && half_open_ < settings_.max_half_open &&
+           c.dialed < settings_.max_dialed_per_torrent &&
+           sessions_.size() + half_open_ < settings_.max_peers) {
+      const auto peer = c.waiting.front();
+      c.waiting.pop_front();
+      if (is_banned(peer)) {
+        c.known.erase(peer);
+        continue;
+      }
+      ++half_open_;
+      ++c.dialed;
+      asio::co_spawn(io_, dial(peer, wire_id), asio::detached);
+    }
+  }
+}
+
+asio::awaitable<void> bt_seeder::dial(protocol::endpoint peer, bt::sha1_digest wire_id) {
+  auto dialing = dialer_(peer);
+  auto c = co_await std::move(dialing);
+  --half_open_;
+  if (c && running_) {
+    c->start();
+    auto running = run_session(c, wire_id);
+    co_await std::move(running);
+  }
+  if (const auto it = candidates_.find(wire_id); it != candidates_.end()) {
+    --it->second.dialed;
+    it->second.known.erase(peer);  // a tracker may hand it to us again
+    if (it->second.dialed == 0 && it->second.waiting.empty() && it->second.known.empty())
+      candidates_.erase(it);
+  }
+  dial_some();
+}
+
+// ------------------------------------------------------------ downloading ---
+
+void bt_seeder::on_our_piece(const protocol::content_id& id, std::uint32_t piece) {
+  for (auto& [key, s] : sessions_)
+    if (s->ready() && s->content() == id) s->on_our_piece(piece);
+}
+
+void bt_seeder::want_metadata(const bt::sha1_digest& wire_id) {
+  metadata_wanted_.insert(wire_id);
+}
+
+bool bt_seeder::may_fetch_metadata(const bt::sha1_digest& wire_id) const {
+  constexpr std::size_t max_fetchers = 2;
+  return std::ranges::count_if(sessions_, [&](const auto& s) {
+           return s.second->wire_id() == wire_id && s.second->asking_metadata();
+         }) < static_cast<std::ptrdiff_t>(max_fetchers);
+}
+
+void bt_seeder::metadata_done(const bt::sha1_digest& wire_id) {
+  metadata_wanted_.erase(wire_id);
+  for (auto [key, s] : std::map(sessions_)) {
+    if (s->fetching_metadata() && s->wire_id() == wire_id) {
+      s->adopt();
+      if (s->fetching_metadata()) s->conn()->close("the magnet's download was given up");
+    }
+  }
+}
+
+bt_session* bt_seeder::session(std::uint64_t key) {
+  const auto it = sessions_.find(key);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+void bt_seeder::ban(bt_session& s, const std::string& why) {
+  if (banned_until_.size() >= 4096)
+    std::erase_if(banned_until_,
+                  [](const auto& b) { return b.second <= std::chrono::steady_clock::now(); });
+  const auto address = protocol::ip_to_string(s.conn()->remote());
+  banned_until_[address] = std::chrono::steady_clock::now() + settings_.ban_duration;
+  log_line(log_level::warn) << "banned BitTorrent peer " << address << " ("
+                            << protocol::to_string(s.conn()->remote()) << "): " << why;
+  s.conn()->close("banned: " + why);
+}
+
+bool bt_seeder::is_banned(const protocol::endpoint& peer) {
+  const auto it = banned_until_.find(protocol::ip_to_string(peer));
+  if (it == banned_until_.end()) return false;
+  if (it->second > std::chrono::steady_clock::now()) return true;
+  banned_until_.erase(it);
+  return false;
+}
+
+std::vector<bt_session*> bt_seeder::sessions_for(const protocol::content_id& id) const {
+  std::vector<bt_session*> out;
+  for (const auto& [key, s] : sessions_)
+    if (s->ready() && s->content() == id) out.push_back(s);
+  return out;
 }
 
 std::vector<bt_peer_info> bt_seeder::peers() const {

@@ -16,12 +16,12 @@ namespace {
 constexpr std::uint8_t our_metadata_id = 1;  // ut_metadata, as our extension handshake names it
 constexpr std::string_view client_name = "peerlab 0.1";
 
-// A seeder receives small messages only: no blocks (we never ask for any),
-// no large extension messages.
-bt::wire_limits seeder_limits() {
+// Blocks of at most 16 KiB (we ask for no larger), bitfields for as many
+// pieces as a torrent we accept has, no large extension messages.
+bt::wire_limits session_limits() {
   bt::wire_limits l;
   l.max_block_bytes = bt::block_bytes;
-  l.max_bitfield_bytes = protocol::max_chunks / 8;
+  l.max_bitfield_bytes = bt::max_pieces / 8 + 1;
   l.max_extended_bytes = 64 * 1024;
   l.max_hashes = 64;
   return l;
@@ -36,10 +36,20 @@ constexpr std::array<const char*, 22> type_names = {
 
 }  // namespace
 
-bt_session::bt_session(bt_seeder& owner, std::shared_ptr<connection> c)
-    : owner_(owner), conn_(std::move(c)), decoder_(true, seeder_limits()) {}
+bt_session::bt_session(bt_seeder& owner, std::shared_ptr<connection> c,
+                       std::optional<bt::sha1_digest> dialed_for)
+    : owner_(owner),
+      conn_(std::move(c)),
+      dialed_for_(dialed_for),
+      label_("bt " + protocol::to_string(conn_->remote())),
+      decoder_(true, session_limits()) {}
+
+std::uint64_t bt_session::piece_count() const {
+  return bt::piece_layout{info_->size, info_->piece_length}.piece_count();
+}
 
 asio::awaitable<void> bt_session::run() {
+  if (dialed_for_) send_handshake(*dialed_for_);  // the side that dialed speaks first
   // Small reads land here; the decoder copies what it keeps (≤ its limits).
   std::vector<std::uint8_t> buffer(16 * 1024);
   while (conn_->is_open()) {
@@ -53,6 +63,7 @@ asio::awaitable<void> bt_session::run() {
       if (!handle(**next)) break;
       continue;
     }
+    pump();
     const auto direct = decoder_.direct_space();
     const auto n = co_await conn_->read_raw(direct.empty() ? std::span(buffer) : direct);
     if (n == 0) break;
@@ -66,25 +77,65 @@ asio::awaitable<void> bt_session::run() {
 
 bool bt_session::handle(bt::message& m) {
   if (const auto* h = std::get_if<bt::handshake>(&m)) return on_handshake(*h);
+  if (fetching_metadata()) return on_magnet_message(m);
   if (!info_) return false;  // the decoder always starts with the handshake
   if (std::holds_alternative<bt::interested>(m)) set_interested(true);
   if (std::holds_alternative<bt::not_interested>(m)) set_interested(false);
+  if (std::holds_alternative<bt::choke>(m)) on_choked_by_them(true);
+  if (std::holds_alternative<bt::unchoke>(m)) on_choked_by_them(false);
   if (const auto* q = std::get_if<bt::request>(&m)) return on_request(*q);
   if (const auto* q = std::get_if<bt::cancel>(&m)) on_cancel(*q);
   if (const auto* q = std::get_if<bt::extended>(&m)) return on_extended(*q);
   if (const auto* q = std::get_if<bt::hash_request>(&m)) on_hash_request(*q);
-  if (const auto* b = std::get_if<bt::bitfield>(&m);
-      b && b->bits.size() != (info_->hashes.v1_pieces.size() + 7) / 8) {
-    conn_->close("bitfield of the wrong size");
-    return false;
+  if (auto* p = std::get_if<bt::piece>(&m)) return on_piece(*p);
+  if (const auto* r = std::get_if<bt::reject_request>(&m)) on_rejected(*r);
+  if (std::holds_alternative<bt::have>(m) || std::holds_alternative<bt::bitfield>(m) ||
+      std::holds_alternative<bt::have_all>(m) || std::holds_alternative<bt::have_none>(m)) {
+    return on_their_pieces(m);
   }
-  // have, have all/none, choke, unchoke, port, suggest, allowed fast,
-  // unrequested pieces and unknown ids mean nothing to a seeder.
+  // port, suggest, allowed fast and unknown ids mean nothing to us.
   return true;
 }
 
+void bt_session::send_handshake(const bt::sha1_digest& info_hash) {
+  bt::handshake ours;
+  ours.set_extension_protocol();
+  ours.set_fast();
+  ours.info_hash = info_hash;
+  ours.id = owner_.own_id_;
+  write(ours);
+}
+
 bool bt_session::on_handshake(const bt::handshake& h) {
+  if (dialed_for_ && h.info_hash != *dialed_for_) {
+    conn_->close("BitTorrent handshake for another torrent");
+    return false;
+  }
+  if (h.id == owner_.own_id_) {
+    conn_->close("connected to ourselves");
+    return false;
+  }
+  wire_id_ = h.info_hash;
+  peer_id_ = h.id;
+  fast_ = h.fast();
   const auto match = owner_.store_.find_bt(h.info_hash);
+  if (!match && owner_.wants_metadata(h.info_hash)) {
+    // A magnet's: we can offer nothing yet but ask for its info dictionary.
+    magnet_ = true;
+    conn_->mark_raw_established(owner_.settings_.idle_timeout, bt::encode(bt::keepalive{}));
+    if (!dialed_for_) send_handshake(h.info_hash);
+    if (fast_) write(bt::have_none{});
+    if (!h.extension_protocol()) {
+      conn_->close("the peer cannot send metadata (no extension protocol)");
+      return false;
+    }
+    bt::extension_handshake e;
+    e.m = {{"ut_metadata", our_metadata_id}};
+    e.client = client_name;
+    e.reqq = owner_.settings_.max_queued_blocks;
+    write(bt::extended{0, bt::encode_extension_handshake(e)});
+    return true;
+  }
   if (!match) {
     conn_->close("BitTorrent handshake for an unknown info-hash " +
                  protocol::to_hex(h.info_hash).substr(0, 16));
@@ -93,26 +144,10 @@ bool bt_session::on_handshake(const bt::handshake& h) {
   id_ = match->item->id;
   info_ = match->item->bt;
   format_ = match->format;
-  peer_id_ = h.id;
-  fast_ = h.fast();
+  theirs_ = chunk_set(piece_count());
   conn_->mark_raw_established(owner_.settings_.idle_timeout, bt::encode(bt::keepalive{}));
-  bt::handshake ours;
-  ours.set_extension_protocol();
-  ours.set_fast();
-  ours.info_hash = h.info_hash;
-  ours.id = owner_.own_id_;
-  write(ours);
-  // What we have comes first: BEP 3 allows a bitfield only right after the
-  // handshake (Transmission closes the connection otherwise).
-  if (fast_) {
-    write(bt::have_all{});
-  } else {
-    // Every piece, most significant bit first; the spare bits stay zero.
-    const auto pieces = info_->hashes.v1_pieces.size();
-    bt::bitfield all{std::vector<std::uint8_t>((pieces + 7) / 8, 0xff)};
-    if (pieces % 8) all.bits.back() = static_cast<std::uint8_t>(0xff << (8 - pieces % 8));
-    write(all);
-  }
+  if (!dialed_for_) send_handshake(h.info_hash);
+  send_our_pieces();
   if (h.extension_protocol()) {
     bt::extension_handshake e;
     e.m = {{"ut_metadata", our_metadata_id}};
@@ -124,6 +159,25 @@ bool bt_session::on_handshake(const bt::handshake& h) {
   }
   owner_.uploader_.add_peer(conn_->serial(), conn_, this);
   return true;
+}
+
+void bt_session::send_our_pieces() {
+  // What we have comes first: BEP 3 allows a bitfield only right after the
+  // handshake (Transmission closes the connection otherwise).
+  const auto* item = owner_.store_.find(id_);
+  const bool all = !item || item->complete;
+  const bool none = item && !item->complete && item->have.count() == 0;
+  if (fast_ && all) return write(bt::have_all{});
+  if (fast_ && none) return write(bt::have_none{});
+  if (none) return;  // without BEP 6, saying nothing says we have nothing
+  if (all) {
+    // Every piece, most significant bit first; the spare bits stay zero.
+    const auto pieces = piece_count();
+    bt::bitfield bits{std::vector<std::uint8_t>((pieces + 7) / 8, 0xff)};
+    if (pieces % 8) bits.bits.back() = static_cast<std::uint8_t>(0xff << (8 - pieces % 8));
+    return write(bits);
+  }
+  write(bt::bitfield{item->have.to_bits()});
 }
 
 void bt_session::set_interested(bool interested) {
@@ -244,7 +298,11 @@ void bt_session::drop_requests() {
 
 bool bt_session::on_extended(const bt::extended& m) {
   if (m.id == our_metadata_id) {
-    on_metadata(m);
+    if (fetching_metadata()) {
+      on_metadata_data(m);
+    } else {
+      on_metadata(m);
+    }
     return true;
   }
   if (m.id != 0) return true;  // an extension we did not offer: ignored
@@ -255,6 +313,14 @@ bool bt_session::on_extended(const bt::extended& m) {
   }
   client_ = protocol::printable_name(h->client);
   their_metadata_id_ = h->id_of("ut_metadata");
+  if (h->reqq) their_queue_ = std::max<std::size_t>(1, *h->reqq);
+  if (fetching_metadata()) {
+    if (their_metadata_id_ == 0 || !h->metadata_size || *h->metadata_size == 0) {
+      conn_->close("the peer offers no metadata");
+      return false;
+    }
+    offer_metadata(*h->metadata_size);
+  }
   return true;
 }
 

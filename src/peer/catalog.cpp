@@ -23,6 +23,7 @@ protocol::catalog catalog::own(const store& storage) {
   for (const auto& [id, item] : storage.items()) {
     if (out.entries.size() >= protocol::max_catalog_entries) break;
     if (item.in_folder) continue;  // announced as its folder
+    if (item.torrent) continue;    // no peerlab manifest: fetched over BitTorrent only
     out.entries.push_back({id, item.manifest.name, item.manifest.size, item.complete});
   }
   return out;

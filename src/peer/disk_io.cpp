@@ -38,10 +38,10 @@ asio::thread_pool& disk_io::pool(lane l) {
 asio::awaitable<std::pair<chunk_write, std::string>> disk_io::write_chunk(
     std::shared_ptr<file_handle> partial, std::shared_ptr<file_handle> chunk_map,
     std::uint64_t offset, std::uint32_t index, const std::vector<std::uint8_t>& data,
-    protocol::sha256_digest expected) {
+    chunk_check check) {
   // Verify, then write: nothing unverified ever reaches the disk.
   auto verify_and_write = [&]() -> std::pair<chunk_write, std::string> {
-    if (protocol::sha256(data) != expected) return {chunk_write::corrupt, ""};
+    if (!matches(check, data)) return {chunk_write::corrupt, ""};
     if (auto written = store::write_at(*partial, offset, data); !written)
       return {chunk_write::failed, written.error_message()};
     // The data is in the partial file; this byte makes it count on resume.
@@ -53,6 +53,15 @@ asio::awaitable<std::pair<chunk_write, std::string>> disk_io::write_chunk(
     return {chunk_write::written, ""};
   };
   co_return co_await run(lane::chunks, verify_and_write);
+}
+
+asio::awaitable<std::pair<chunk_write, std::string>> disk_io::write_chunk(
+    std::shared_ptr<file_handle> partial, std::shared_ptr<file_handle> chunk_map,
+    std::uint64_t offset, std::uint32_t index, const std::vector<std::uint8_t>& data,
+    protocol::sha256_digest expected) {
+  // Not a coroutine: the awaitable it returns holds copies of the handles.
+  return write_chunk(std::move(partial), std::move(chunk_map), offset, index, data,
+                     chunk_check::sha256(expected));
 }
 
 asio::awaitable<result<std::shared_ptr<file_handle>>> disk_io::open_chunk(

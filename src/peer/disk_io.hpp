@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "peer/chunk_check.hpp"
 #include "peer/store.hpp"
 
 namespace peerlab::peer {
@@ -47,9 +48,15 @@ class disk_io {
     co_return std::move(*r);
   }
 
-  // Checks a received chunk against its hash; only if it matches, writes it
-  // at `offset` of the partial file and sets its byte in the chunk map.
+  // Checks a received chunk against `check` (content::check(index)); only if
+  // it matches, writes it at `offset` of the partial file and sets its byte
+  // in the chunk map.
   // `data` is read on the lane: it must outlive the co_await (a local of the caller).
+  asio::awaitable<std::pair<chunk_write, std::string>> write_chunk(
+      std::shared_ptr<file_handle> partial, std::shared_ptr<file_handle> chunk_map,
+      std::uint64_t offset, std::uint32_t index, const std::vector<std::uint8_t>& data,
+      chunk_check check);
+  // The same for a peerlab chunk checked against its manifest's SHA-256.
   asio::awaitable<std::pair<chunk_write, std::string>> write_chunk(
       std::shared_ptr<file_handle> partial, std::shared_ptr<file_handle> chunk_map,
       std::uint64_t offset, std::uint32_t index, const std::vector<std::uint8_t>& data,

@@ -51,6 +51,7 @@ node::node(asio::io_context& io, node_settings settings, protocol::node_id id)
       tracker_(settings_.tracker) {
   swarm_.set_upload_limit(&up_limiter_);
   swarm_.bittorrent().set_trace(&trace_);
+  swarm_.bittorrent().set_dialer([this](protocol::endpoint e) { return dial_bittorrent(e); });
   tracker_.set_local_torrents([this](const auto& hash) { return swarm_.seeds_bt(hash); });
 }
 
@@ -79,6 +80,7 @@ protocol::result<std::monostate> node::start() {
   running_ = true;
   started_at_ = clock::now();
   configured_.start(settings_, listen_);
+  swarm_.set_listen(listen_);
   log_line(log_level::info) << "node " << protocol::to_hex(id_) << " (" << settings_.name
                             << ") listening on " << protocol::to_string(listen_);
   start_lan_discovery();
@@ -102,6 +104,8 @@ void node::stop() {
   up_limiter_.stop();  // release writers waiting for tokens, so shutdown is prompt
   down_limiter_.stop();
   for (auto* socket : dialing_)
+    socket->close(ignored);
+  for (auto* socket : bt_dialing_)
     socket->close(ignored);
   // Copies: closing a connection ends its session, which edits these sets.
   for (auto c : std::vector(handshaking_.begin(), handshaking_.end()))
@@ -172,10 +176,10 @@ void node::wake_dialer() {
   dial_timer_.cancel();
 }
 
-asio::awaitable<void> node::dial(protocol::endpoint target) {
+asio::awaitable<std::error_code> node::connect(tcp::socket& socket, protocol::endpoint target,
+                                               std::set<tcp::socket*>& in_flight) {
   using namespace asio::experimental::awaitable_operators;
   const auto endpoint = to_asio(target);
-  tcp::socket socket(io_);
   std::error_code ec;
   socket.open(endpoint.protocol(), ec);
   // An active socket dials from our listening IP, so that on one machine
@@ -183,23 +187,39 @@ asio::awaitable<void> node::dial(protocol::endpoint target) {
   if (!ec && !protocol::is_unspecified(listen_) && listen_.family == target.family) {
     socket.bind(tcp::endpoint(to_asio(listen_).address(), 0), ec);
   }
-  if (!ec) {
-    dialing_.insert(&socket);  // so that stop() can abort the connect
-    asio::steady_timer timeout(io_, settings_.dial_timeout);
-    const auto winner =
-        co_await (socket.async_connect(endpoint, redirect_error(use_awaitable, ec)) ||
-                  timeout.async_wait(use_awaitable));
-    if (winner.index() == 1) ec = asio::error::timed_out;
-    dialing_.erase(&socket);
-    wake_dialer();  // a dial slot is free
+  if (ec) co_return ec;
+  in_flight.insert(&socket);  // so that stop() can abort the connect
+  asio::steady_timer timeout(io_, settings_.dial_timeout);
+  const auto winner = co_await (socket.async_connect(endpoint, redirect_error(use_awaitable, ec)) ||
+                                timeout.async_wait(use_awaitable));
+  if (winner.index() == 1) ec = asio::error::timed_out;
+  in_flight.erase(&socket);
+  co_return ec;
+}
+
+asio::awaitable<std::shared_ptr<connection>> node::dial_bittorrent(protocol::endpoint target) {
+  tcp::socket socket(io_);
+  const auto ec = co_await connect(socket, target, bt_dialing_);
+  if (!running_ || ec) {
+    if (ec) {
+      log_line(log_level::debug) << "BitTorrent dial " << protocol::to_string(target)
+                                 << " failed: " << ec.message();
+    }
+    co_return nullptr;
   }
+  co_return make_connection(std::move(socket), direction::outbound);
+}
+
+asio::awaitable<void> node::dial(protocol::endpoint target) {
+  tcp::socket socket(io_);
+  const auto ec = co_await connect(socket, target, dialing_);
+  wake_dialer();  // a dial slot is free
   if (!running_) co_return;
   if (ec) {
     log_line(log_level::debug) << "dial " << protocol::to_string(target)
                                << " failed: " << ec.message();
     table_.dial_failed(target, clock::now());
     configured_.dial_failed(target, ec.message());
-    wake_dialer();
     co_return;
   }
   auto c = make_connection(std::move(socket), direction::outbound);

@@ -105,6 +105,12 @@ class node {
   asio::awaitable<void> dial_loop();
   void wake_dialer();  // something may have come due, or a slot freed
   asio::awaitable<void> dial(protocol::endpoint target);
+  // Opens `socket` and connects it to `target` from our listening address,
+  // within the dial timeout.
+  asio::awaitable<std::error_code> connect(asio::ip::tcp::socket& socket, protocol::endpoint target,
+                                           std::set<asio::ip::tcp::socket*>& in_flight);
+  // A connection to a BitTorrent peer (nullptr if the dial failed).
+  asio::awaitable<std::shared_ptr<connection>> dial_bittorrent(protocol::endpoint target);
   asio::awaitable<void> peer_exchange_loop();
   asio::awaitable<void> session(std::shared_ptr<connection> c);
   std::shared_ptr<connection> make_connection(asio::ip::tcp::socket socket, direction dir);
@@ -151,8 +157,9 @@ class node {
   memory_budget input_budget_;
   tracker_table tracker_;
   std::map<protocol::node_id, std::shared_ptr<connection>> established_;
-  std::set<asio::ip::tcp::socket*> dialing_;  // connects in progress
-  std::uint64_t closed_bytes_sent_ = 0;       // traffic of connections already gone
+  std::set<asio::ip::tcp::socket*> dialing_;     // connects in progress
+  std::set<asio::ip::tcp::socket*> bt_dialing_;  // the same, to BitTorrent peers
+  std::uint64_t closed_bytes_sent_ = 0;          // traffic of connections already gone
   std::uint64_t closed_bytes_received_ = 0;
 };
 

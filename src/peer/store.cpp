@@ -205,6 +205,7 @@ result<std::monostate> store::load() {
   std::error_code ec;
   fs::create_directories(dir_ / "manifests", ec);
   fs::create_directories(dir_ / "downloads", ec);
+  fs::create_directories(dir_ / "torrents", ec);
   if (ec) return error{"cannot create " + (dir_ / "downloads").string() + ": " + ec.message()};
   std::ifstream in(dir_ / "catalog.json");
   if (!in) return std::monostate{};  // nothing shared yet
@@ -216,6 +217,7 @@ result<std::monostate> store::load() {
   }
   for (const auto& e : entries) {
     content c;
+    std::string torrent;  // a torrent download's format, "" for a peerlab file
     try {
       auto id = protocol::content_id_from_hex(e.at("id").get<std::string>());
       if (!id) continue;
@@ -224,18 +226,28 @@ result<std::monostate> store::load() {
       c.complete = e.at("complete").get<bool>();
       c.stamp = {e.at("size").get<std::uint64_t>(), e.at("mtime_ns").get<std::int64_t>(),
                  e.at("inode").get<std::uint64_t>(), e.value("ctime_ns", std::int64_t{-1})};
+      torrent = e.value("torrent", std::string{});
     } catch (const std::exception&) {
       continue;
     }
-    std::ifstream manifest_in(manifest_path(c.id), std::ios::binary);
-    const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(manifest_in)), {});
-    auto m = protocol::decode_manifest(bytes);
-    if (!m || protocol::id_of_encoded(bytes) != c.id) {
-      log_line(log_level::warn) << "dropping " << protocol::to_hex(c.id)
-                                << ": its manifest is missing or corrupt";
-      continue;
+    if (!torrent.empty()) {
+      // A torrent download has no manifest file: its kept torrent says all.
+      if (auto kept = load_torrent(c, torrent); !kept) {
+        log_line(log_level::warn) << "dropping the torrent download of " << c.path << ": "
+                                  << kept.error_message();
+        continue;
+      }
+    } else {
+      std::ifstream manifest_in(manifest_path(c.id), std::ios::binary);
+      const std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(manifest_in)), {});
+      auto m = protocol::decode_manifest(bytes);
+      if (!m || protocol::id_of_encoded(bytes) != c.id) {
+        log_line(log_level::warn) << "dropping " << protocol::to_hex(c.id)
+                                  << ": its manifest is missing or corrupt";
+        continue;
+      }
+      c.manifest = std::move(*m);
     }
-    c.manifest = std::move(*m);
     if (c.complete) {
       const auto now = stamp_of(c.path);
       // A catalog written before change times were recorded: trust the rest.
@@ -246,7 +258,7 @@ result<std::monostate> store::load() {
         continue;
       }
       c.have = chunk_set(c.manifest.chunk_count(), true);
-      load_bt(c);
+      if (!c.bt) load_bt(c);
     } else if (auto opened = open_partial(c, false); !opened) {
       log_line(log_level::warn) << "cannot resume the download of " << c.path
                                 << " for now: " << opened.error_message();
@@ -254,7 +266,8 @@ result<std::monostate> store::load() {
       unavailable_.emplace(id, std::pair{std::move(c), opened.error_message()});
       continue;
     }
-    items_.emplace(c.id, std::move(c));
+    const auto [it, inserted] = items_.emplace(c.id, std::move(c));
+    if (inserted) index_bt(it->second);
   }
   return save_catalog();
 }
@@ -277,6 +290,8 @@ result<std::monostate> store::save_catalog() const {
                        {"mtime_ns", c.stamp.mtime_ns},
                        {"inode", c.stamp.inode},
                        {"ctime_ns", c.stamp.ctime_ns}});
+    // A torrent download: its torrent is in torrents/ID.torrent, not manifests/.
+    if (c.torrent) entries.back()["torrent"] = std::string(protocol::bt::to_string(*c.torrent));
   }
   save(dir_ / "catalog.json", entries.dump(1) + "\n");
   return std::monostate{};
@@ -330,8 +345,12 @@ result<content> store::prepare_download(const protocol::manifest& m, const fs::p
 
 void store::add_download(content c) {
   const bool in_folder = c.in_folder;
-  unavailable_.erase(c.id);
-  items_[c.id] = std::move(c);
+  const auto id = c.id;
+  unavailable_.erase(id);
+  unindex_bt(id);
+  auto& item = items_[id] = std::move(c);
+  // A torrent download is named by its info-hashes from the start.
+  index_bt(item);
   if (!in_folder) save_catalog();
 }
 
@@ -388,8 +407,15 @@ void store::remove(const protocol::content_id& id) {
   unindex_bt(id);
   const auto it = items_.find(id);
   const bool in_folder = it != items_.end() && it->second.in_folder;
+  const bool torrent = it != items_.end() && it->second.torrent;
   items_.erase(id);
-  if (!in_folder) save_catalog();
+  if (in_folder) return;
+  save_catalog();
+  if (!torrent) return;
+  // After the catalog that no longer names it (the files lane keeps the order).
+  if (disk_) return disk_->remove_file_later(torrent_path(id));
+  std::error_code ignored;
+  fs::remove(torrent_path(id), ignored);
 }
 
 }  // namespace peerlab::peer

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "peer/bt_info.hpp"
+#include "peer/chunk_check.hpp"
 #include "peer/chunk_set.hpp"
 #include "peer/file_handle.hpp"
 #include "protocol/manifest.hpp"
@@ -52,13 +53,21 @@ struct content {
   chunk_set have;
   std::shared_ptr<file_handle> partial;    // partial only: the open partial file
   std::shared_ptr<file_handle> chunk_map;  // partial only: one byte per chunk, 1 = verified
-  // Complete only, once its BitTorrent hashes are known (null before).
+  // Complete only, once its BitTorrent hashes are known (null before); a
+  // torrent download's from the start.
   std::shared_ptr<const bt_info> bt;
   // One of a folder's files: recorded with its folder (folder_book), not in
   // catalog.json, and announced as part of the folder.
   bool in_folder = false;
+  // Born of a .torrent or magnet, not of a peerlab share: its manifest's chunk_size is the piece
+  // length and its chunk_hashes are all zero (unused); its chunks are checked against `bt`'s hashes
+  // (v1 SHA-1 when the torrent has them, else the v2 piece layer); `bt` is set from the start; it
+  // is never in the peerlab catalog.
+  std::optional<protocol::bt::torrent_format> torrent;
 
   fs::path partial_path() const { return path.string() + ".peerlab-partial"; }
+  // The manifest's SHA-256, or the torrent's hash for that piece (store_torrent.cpp).
+  chunk_check check(std::size_t index) const;
 };
 
 // What hashing a file to share it gives.
@@ -96,6 +105,15 @@ class store {
   // network thread, which owns that map).
   result<content> prepare_download(const protocol::manifest& m, const fs::path& target,
                                    std::optional<content> earlier) const;
+  // Blocking: a torrent's download: the partial file (sparse, full size; reopened where an earlier
+  // run left it), its chunk map, and the torrent kept in the data directory (torrents/ID.torrent:
+  // the info dictionary and, for v2, the piece layers — whatever lets load() rebuild the same
+  // torrent_info) so a restarted node resumes it. A single-file torrent only (make_bt_info);
+  // `earlier` as for prepare_download.
+  result<content> prepare_torrent_download(const protocol::bt::torrent_info& t,
+                                           const fs::path& target,
+                                           std::optional<content> earlier) const;
+  // Records a download (a torrent's indexed by its info-hashes at once).
   void add_download(content c);
   // Blocking: a folder's file to download (c.in_folder): its partial file
   // opened where an earlier run left it (its chunks verified again: there is
@@ -111,8 +129,12 @@ class store {
 
   // BitTorrent (store_bt.cpp). Records a complete file's BitTorrent hashes,
   // indexes its info-hashes and (if `save`) writes them next to its manifest.
+  // (A torrent download's, complete or not, are never saved: its kept
+  // torrent holds them.)
   void set_bt(const protocol::content_id& id, std::shared_ptr<const bt_info> info, bool save);
-  // The complete file (and which of its torrents) a handshake's info-hash names.
+  // The file (and which of its torrents) a handshake's info-hash names: a
+  // complete file, or a torrent download still partial (callers check
+  // item->complete or item->have).
   struct bt_match {
     const content* item;
     protocol::bt::torrent_format format;
@@ -147,7 +169,13 @@ class store {
   fs::path chunk_map_path(const protocol::content_id& id) const;
   fs::path bt_hashes_path(const protocol::content_id& id) const;
   void load_bt(content& c);  // the saved BitTorrent hashes, if any and valid
+  void index_bt(const content& c);
   void unindex_bt(const protocol::content_id& id);
+  // store_torrent.cpp: a torrent download's kept torrent.
+  fs::path torrent_path(const protocol::content_id& id) const;
+  // Rebuilds c (id and path set) from its kept torrent; an error if the
+  // file is missing, corrupt, not of `format` or not of c.id.
+  result<std::monostate> load_torrent(content& c, const std::string& format) const;
   result<std::monostate> open_partial(content& c, bool create) const;
 
   fs::path dir_;

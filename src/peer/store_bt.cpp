@@ -29,23 +29,27 @@ void store::load_bt(content& c) {
                               << " again for BitTorrent: " << info.error_message();
     return;
   }
-  c.bt = std::move(*info);
-  for (const auto& [wire, format] : c.bt->wire_ids())
-    bt_index_[wire] = {c.id, format};
+  c.bt = std::move(*info);  // indexed once load() records c
 }
 
 void store::set_bt(const protocol::content_id& id, std::shared_ptr<const bt_info> info,
                    bool save_it) {
   auto* c = find(id);
-  if (!c || !c->complete || !info) return;
+  if (!c || !(c->complete || c->torrent) || !info) return;
   unindex_bt(id);
   c->bt = std::move(info);
-  for (const auto& [wire, format] : c->bt->wire_ids())
-    bt_index_[wire] = {id, format};
-  if (save_it) {
+  index_bt(*c);
+  // A torrent download's hashes live in its kept torrent, not in a .bt file.
+  if (save_it && !c->torrent) {
     const auto bytes = encode_bt_hashes(c->bt->hashes);
     save(bt_hashes_path(id), std::string(bytes.begin(), bytes.end()));
   }
+}
+
+void store::index_bt(const content& c) {
+  if (!c.bt) return;
+  for (const auto& [wire, format] : c.bt->wire_ids())
+    bt_index_[wire] = {c.id, format};
 }
 
 void store::unindex_bt(const protocol::content_id& id) {
@@ -56,7 +60,7 @@ std::optional<store::bt_match> store::find_bt(const bt::sha1_digest& wire_id) co
   const auto it = bt_index_.find(wire_id);
   if (it == bt_index_.end()) return std::nullopt;
   const auto item = items_.find(it->second.first);
-  if (item == items_.end() || !item->second.complete || !item->second.bt) return std::nullopt;
+  if (item == items_.end() || !item->second.bt) return std::nullopt;
   return bt_match{&item->second, it->second.second};
 }
 

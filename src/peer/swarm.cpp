@@ -5,6 +5,7 @@
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "peer/bt_session.hpp"
 #include "peer/log.hpp"
 
 namespace peerlab::peer {
@@ -55,6 +56,7 @@ swarm::swarm(asio::io_context& io, store& storage, swarm_settings settings)
       bt_(io, storage, uploader_),
       folder_book_(storage.dir()) {
   store_.use(disk_);
+  bt_.set_events(this);
   uploader_.on_file_changed([this](const content_id& id) { stop_sharing(id); });
 }
 
@@ -71,6 +73,8 @@ void swarm::start() {
     d->output = item.path;
     downloads_.emplace(id, d);
     start_requests(*d, item.manifest);
+    if (item.torrent)
+      start_trackers(id, item.bt->of(*item.torrent).hashes.wire_id(), item.bt->trackers);
     asio::co_spawn(io_, finish(d), asio::detached);  // every chunk may be on disk already
   }
   for (const auto& [id, u] : store_.unavailable()) {
@@ -93,10 +97,13 @@ void swarm::stop() {
   tick_.cancel();
   uploader_.stop();
   bt_.stop();
+  for (auto& [id, t] : trackers_)
+    t->stop();
   wake_end_waiters();
 }
 
 asio::awaitable<void> swarm::wait_for_end(content_id id, duration at_most) {
+  id = current_id(id);
   const auto d = downloads_.find(id);
   const auto f = folders_.find(id);
   const bool folder_active = f != folders_.end() && f->second.active();
@@ -152,6 +159,17 @@ void swarm::ban(peer& p, const std::string& why) {
   p.conn->close("banned: " + why);
 }
 
+// A source of chunks by its connection's serial, whichever protocol it speaks.
+chunk_source* swarm::source(std::uint64_t key) {
+  if (const auto p = peers_.find(key); p != peers_.end()) return p->second.get();
+  return bt_.session(key);
+}
+
+void swarm::ban_source(std::uint64_t key, const std::string& why) {
+  if (const auto p = peers_.find(key); p != peers_.end()) return ban(*p->second, why);
+  if (auto* s = bt_.session(key)) bt_.ban(*s, why);
+}
+
 bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
   const auto it = peers_.find(c->serial());
   if (it == peers_.end()) return true;
@@ -164,9 +182,12 @@ bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
         } else if constexpr (std::is_same_v<T, protocol::catalog>) {
           on_catalog(p, body);
         } else if constexpr (std::is_same_v<T, protocol::get_manifest>) {
+          // A torrent's download has no peerlab manifest: it is not offered.
           const auto* item = store_.find(body.id);
-          c->send(protocol::manifest_data{body.id, item ? protocol::encode_manifest(item->manifest)
-                                                        : folder_manifest_bytes(body.id)});
+          c->send(protocol::manifest_data{
+              body.id, item ? (item->torrent ? std::vector<std::uint8_t>{}
+                                             : protocol::encode_manifest(item->manifest))
+                            : folder_manifest_bytes(body.id)});
         } else if constexpr (std::is_same_v<T, protocol::manifest_data>) {
           on_manifest(p, body);
         } else if constexpr (std::is_same_v<T, protocol::get_chunk_map>) {
@@ -349,32 +370,33 @@ void swarm::fill_all() {
   }
 }
 
+// A chunk (or a BitTorrent piece) from `from`, a source of either protocol.
 asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m) {
-  const auto p = peers_.find(from);
-  if (p == peers_.end()) co_return;
+  auto* src = source(from);
+  if (!src) co_return;
   const auto it = downloads_.find(m.id);
   const auto arrival =
       it == downloads_.end() ? download::arrival::unrequested : it->second->on_chunk(from, m.index);
   if (arrival == download::arrival::unrequested) {
-    ban(*p->second, "sent chunk " + std::to_string(m.index) + " that was never requested");
+    ban_source(from, "sent chunk " + std::to_string(m.index) + " that was never requested");
     co_return;
   }
   const auto d = it->second;  // ours until the disk layer is done
   const auto* item = store_.find(d->id());
   if (arrival == download::arrival::ignore || !item || item->complete || item->have.has(m.index)) {
     if (arrival == download::arrival::verify) d->on_not_written(from, m.index, false);
-    if (item) d->fill(*p->second, item->have, clock::now());
+    if (item) d->fill(*src, item->have, clock::now());
     co_return;  // answered by someone else meanwhile, or no longer wanted
   }
-  const std::string name = p->second->label;
+  const std::string name = src->name();
   if (m.data.size() != d->manifest().chunk_length(m.index)) {
     d->on_not_written(from, m.index, true);
-    ban(*p->second, "sent chunk " + std::to_string(m.index) + " with the wrong length");
+    ban_source(from, "sent chunk " + std::to_string(m.index) + " with the wrong length");
     co_return;
   }
   auto writing =
       disk_.write_chunk(item->partial, item->chunk_map, d->manifest().chunk_offset(m.index),
-                        m.index, m.data, d->manifest().chunk_hashes[m.index]);
+                        m.index, m.data, item->check(m.index));
   const auto [outcome, problem] = co_await std::move(writing);
   chunk_buffers_->give(std::move(m.data));
   // Whatever happened meanwhile, `d` is the same download (we hold it).
@@ -383,9 +405,7 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
     d->on_not_written(from, m.index, outcome == chunk_write::corrupt);
     if (outcome == chunk_write::failed) co_return fail(*d, problem);
     log_line(log_level::warn) << "chunk " << m.index << " of " << d->name << " failed verification";
-    if (const auto again = peers_.find(from); again != peers_.end())
-      ban(*again->second,
-          "sent chunk " + std::to_string(m.index) + " that does not match its hash");
+    ban_source(from, "sent chunk " + std::to_string(m.index) + " that does not match its hash");
     fill_all();
     co_return;
   }
@@ -394,11 +414,12 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
   for (auto& [key, other] : peers_) {
     if (other->subscribed.contains(d->id())) other->conn->send(protocol::have{d->id(), m.index});
   }
+  bt_.on_our_piece(d->id(), m.index);
   auto finishing = finish(d);
   co_await std::move(finishing);
-  if (const auto again = peers_.find(from); again != peers_.end()) {
+  if (auto* again = source(from)) {
     if (const auto* now_item = store_.find(d->id()); now_item && d->active())
-      d->fill(*again->second, now_item->have, now);
+      d->fill(*again, now_item->have, now);
   }
 }
 
@@ -431,6 +452,7 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
                             << seconds << " s, " << stats.fetched << " chunks fetched from "
                             << stats.sources.size() << " peers)";
   broadcast_catalog();
+  if (const auto t = trackers_.find(d->id()); t != trackers_.end()) t->second->completed();
   // Hashed again, once, rather than in the download's hot path: chunks come
   // out of order, and a v2 tree needs them all (it reads the page cache).
   asio::co_spawn(io_, hash_for_bittorrent(d->id()), asio::detached);
@@ -438,6 +460,18 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
 
 void swarm::fail(download& d, std::string why) {
   d.fail(std::move(why));
+  for (auto it = magnets_.begin(); it != magnets_.end();) {
+    if (it->second.id != d.id()) {
+      ++it;
+      continue;
+    }
+    bt_.metadata_done(it->first);
+    it = magnets_.erase(it);
+  }
+  if (const auto t = trackers_.find(d.id()); t != trackers_.end()) {
+    t->second->stop();
+    trackers_.erase(t);
+  }
   if (is_folder_file(d.id())) folder_file_failed(d);
   wake_end_waiters();
   log_line(log_level::error) << "download of "

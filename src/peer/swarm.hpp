@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "peer/bt_download_events.hpp"
 #include "peer/bt_seeder.hpp"
 #include "peer/catalog.hpp"
 #include "peer/connection.hpp"
@@ -28,6 +29,7 @@
 #include "peer/folder_transfer.hpp"
 #include "peer/rate_limiter.hpp"
 #include "peer/store.hpp"
+#include "peer/tracker_client.hpp"
 #include "peer/uploader.hpp"
 #include "protocol/frame.hpp"
 #include "protocol/messages.hpp"
@@ -55,6 +57,8 @@ struct transfer_info {
   std::string chunk_map;  // per chunk: '1' verified, '~' requested or being verified, '0' missing
   bool folder = false;
   std::vector<folder_file_progress> files;  // a folder's: per file (and empty directory)
+  std::string protocol = "peerlab";         // peerlab | bittorrent (a torrent's download)
+  std::vector<tracker_status> trackers;     // a torrent's
 };
 
 struct file_info {
@@ -78,7 +82,7 @@ struct local_file {
   file_stamp stamp;
 };
 
-class swarm {
+class swarm final : private bt_download_events {
  public:
   swarm(asio::io_context& io, store& storage, swarm_settings settings);
   ~swarm();
@@ -106,6 +110,18 @@ class swarm {
   result<protocol::content_id> get(const std::string& id_or_prefix, const fs::path& output,
                                    const fs::path& directory, std::vector<std::string> only = {});
 
+  // Starts (or joins) the download of a torrent: `torrent_file` is read on
+  // the disk layer (at most 16 MiB). Its content id is the SHA-256 of the
+  // torrent's info dictionary.
+  asio::awaitable<result<protocol::content_id>> get_torrent(fs::path torrent_file, fs::path output,
+                                                            fs::path directory);
+  // Starts (or joins) the download of a magnet link's torrent (single-file,
+  // v1 or hybrid: a v2-only one would need its piece layers too).
+  result<protocol::content_id> get_magnet(const std::string& uri, const fs::path& output,
+                                          const fs::path& directory);
+  // Our peer port's address: announced to a torrent's trackers.
+  void set_listen(const protocol::endpoint& e) { listen_ = e; }
+
   // Returns once download `id` ends (complete or failed), is unknown, or
   // `at_most` has passed: lets a client follow a transfer without polling.
   asio::awaitable<void> wait_for_end(protocol::content_id id, duration at_most);
@@ -120,7 +136,8 @@ class swarm {
   // libtorrent (which announces both) never got a byte (e2e.bittorrent).
   bool seeds_bt(const protocol::bt::sha1_digest& wire_id) const {
     const auto match = store_.find_bt(wire_id);
-    return match && match->item->bt->of(match->format).hashes.wire_id() == wire_id;
+    return match && match->item->complete &&
+           match->item->bt->of(match->format).hashes.wire_id() == wire_id;
   }
   // BitTorrent peers on the peer port (they share the uploader).
   bt_seeder& bittorrent() { return bt_; }
@@ -146,6 +163,25 @@ class swarm {
   // Computes (on the hashing lane) the BitTorrent hashes of a complete file
   // that has none: downloaded ones, and those shared by older versions.
   asio::awaitable<void> hash_for_bittorrent(protocol::content_id id);
+
+  // Torrents (swarm_torrent.cpp): a torrent's download is an ordinary
+  // download whose chunks are its pieces and whose sources are BitTorrent
+  // sessions; its trackers find them.
+  asio::awaitable<void> begin_torrent(std::shared_ptr<download> d, protocol::bt::torrent_info t);
+  void start_trackers(const protocol::content_id& id, const protocol::bt::sha1_digest& wire_id,
+                      const std::vector<std::string>& urls);
+  void add_bt_sources(download& d);
+  chunk_source* source(std::uint64_t key);
+  void ban_source(std::uint64_t key, const std::string& why);
+  void bt_source_ready(bt_session& s) override;
+  void bt_source_has(bt_session& s, std::uint32_t piece) override;
+  void bt_source_gone(bt_session& s) override;
+  void bt_piece(bt_session& s, std::uint32_t piece, std::vector<std::uint8_t> data) override;
+  void bt_rejected(bt_session& s, std::uint32_t piece) override;
+  void bt_metadata(const protocol::bt::sha1_digest& wire_id,
+                   std::vector<std::uint8_t> info) override;
+  // The id a transfer is known by now (a magnet's stand-in names the real one).
+  protocol::content_id current_id(const protocol::content_id& id) const;
 
   void on_catalog(peer& p, const protocol::catalog& m);
   void on_manifest(peer& p, const protocol::manifest_data& m);
@@ -207,6 +243,14 @@ class swarm {
   std::map<protocol::content_id, folder_transfer> folders_;  // shared and downloaded
   std::map<protocol::content_id, std::set<protocol::content_id>> file_folders_;  // file -> folders
   std::map<protocol::content_id, std::vector<std::string>> folder_only_;  // asked, manifest pending
+  protocol::endpoint listen_;
+  std::map<protocol::content_id, std::unique_ptr<tracker_client>> trackers_;  // per torrent
+  struct magnet_wait {
+    protocol::content_id id;  // what the download waits under
+    std::vector<std::string> trackers;
+  };
+  std::map<protocol::bt::sha1_digest, magnet_wait> magnets_;      // metadata not yet here
+  std::map<protocol::content_id, protocol::content_id> renamed_;  // stand-in -> real id
 };
 
 }  // namespace peerlab::peer

@@ -106,6 +106,9 @@ transfer_info swarm::info_of(const download& d) const {
   t.error = d.error();
   t.chunks_total = d.manifest().chunk_count();
   const auto* item = store_.find(d.id());
+  if (item && item->torrent) t.protocol = "bittorrent";
+  if (const auto tr = trackers_.find(d.id()); tr != trackers_.end())
+    t.trackers = tr->second->status();
   const bool complete = d.state() == download_state::complete;
   if (item) {
     t.chunks_done = item->have.count();
@@ -149,7 +152,8 @@ std::vector<transfer_info> swarm::transfers() const {
   return out;
 }
 
-std::optional<transfer_info> swarm::transfer(const content_id& id) const {
+std::optional<transfer_info> swarm::transfer(const content_id& wanted) const {
+  const auto id = current_id(wanted);
   if (const auto f = folders_.find(id); f != folders_.end()) return folder_info(f->second);
   const auto it = downloads_.find(id);
   if (it == downloads_.end()) return std::nullopt;

@@ -37,8 +37,12 @@ asio::awaitable<void> swarm::maintenance_loop() {
         if (!d->manifest_from) ask_manifest(*d);
         // No holder, or none that answers: nothing will come.
         if (now - d->started > settings_.no_holder_timeout) {
-          fail(*d, "no peer sent the manifest of " + protocol::to_hex(id) + " within " +
-                       seconds(settings_.no_holder_timeout) + " s");
+          const bool magnet =
+              std::ranges::any_of(magnets_, [&](const auto& m) { return m.second.id == id; });
+          fail(*d, std::string(magnet ? "no peer sent the metadata of "
+                                      : "no peer sent the manifest of ") +
+                       protocol::to_hex(id) + " within " + seconds(settings_.no_holder_timeout) +
+                       " s");
         }
       } else if (d->state() == download_state::downloading) {
         d->check_timeouts(now);

@@ -1,0 +1,170 @@
+// Torrents: `peerlab get FILE.torrent`. A torrent's download runs through the
+// same `download` as a peerlab one (chunk = piece, one chunk map, the same
+// partial file, resume and rename-into-place rules); its sources are
+// BitTorrent sessions, found through the torrent's trackers and by peers
+// that dial us, and its pieces are checked against the torrent's hashes.
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <fstream>
+
+#include "peer/bt_session.hpp"
+#include "peer/log.hpp"
+#include "peer/swarm.hpp"
+
+namespace peerlab::peer {
+
+using clock = std::chrono::steady_clock;
+using protocol::content_id;
+namespace bt = protocol::bt;
+
+namespace {
+
+constexpr std::uint64_t max_torrent_file_bytes = 16 * 1024 * 1024;
+
+// Blocking: the bytes of a .torrent file, bounded.
+result<std::vector<std::uint8_t>> read_torrent_file(const fs::path& file) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) return error{"cannot read " + file.string() + ": " + ec.message()};
+  if (size > max_torrent_file_bytes) return error{file.string() + " is too large for a .torrent"};
+  std::ifstream in(file, std::ios::binary);
+  std::vector<std::uint8_t> bytes(size);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  if (!in || in.gcount() != static_cast<std::streamsize>(size))
+    return error{"cannot read " + file.string()};
+  return bytes;
+}
+
+}  // namespace
+
+asio::awaitable<result<content_id>> swarm::get_torrent(fs::path torrent_file, fs::path output,
+                                                       fs::path directory) {
+  auto read = [&] { return read_torrent_file(torrent_file); };
+  auto bytes = co_await disk_.run(disk_io::lane::files, read);
+  if (!bytes) co_return error{bytes.error_message()};
+  auto parsed = bt::parse_torrent(*bytes);
+  if (!parsed) co_return error{"not a valid .torrent: " + parsed.error_message()};
+  if (parsed->multi_file) co_return error{"multi-file torrents are not supported yet"};
+  if (!parsed->piece_layers_complete) co_return error{"this v2 torrent lacks its piece layers"};
+  const auto id = torrent_content_id(*parsed);
+  if (const auto* item = store_.find(id); item && item->complete) {
+    if (output.empty() || fs::absolute(output) == item->path) co_return id;
+    co_return error{"this node already has it at " + item->path.string()};
+  }
+  auto& d = downloads_[id];
+  if (d && d->state() != download_state::failed) co_return id;  // under way: join it
+  if (d) {
+    d->restart();
+  } else {
+    d = std::make_shared<download>(id, settings_.download);
+  }
+  d->name = parsed->name;
+  d->size = parsed->total_size;
+  d->output = output.empty() ? directory / parsed->name : fs::absolute(output);
+  d->manifest_from = 0;  // nobody is asked for a manifest: the torrent is it
+  auto beginning = begin_torrent(d, std::move(*parsed));
+  asio::co_spawn(io_, std::move(beginning), asio::detached);
+  co_return id;
+}
+
+asio::awaitable<void> swarm::begin_torrent(std::shared_ptr<download> d, bt::torrent_info t) {
+  if (!store_.find(d->id())) {
+    std::optional<content> earlier;
+    if (const auto u = store_.unavailable().find(d->id()); u != store_.unavailable().end())
+      earlier = u->second.first;
+    auto prepare = [&] { return store_.prepare_torrent_download(t, d->output, earlier); };
+    auto prepared = co_await disk_.run(disk_io::lane::files, prepare);
+    if (!prepared) {
+      bt_.metadata_done(t.hashes.wire_id());
+      co_return fail(*d, prepared.error_message());
+    }
+    if (!store_.find(d->id())) store_.add_download(std::move(*prepared));
+    co_await disk_.flush();  // listed in the catalog before any piece is written
+  }
+  const auto wire_id = t.hashes.wire_id();
+  const auto* item = store_.find(d->id());
+  bt_.metadata_done(wire_id);  // sessions that fetched a magnet's metadata start downloading
+  if (!item || !d->active()) co_return;
+  start_requests(*d, item->manifest);
+  start_trackers(d->id(), wire_id, t.trackers);
+  add_bt_sources(*d);
+  auto finishing = finish(d);
+  co_await std::move(finishing);
+}
+
+void swarm::start_trackers(const content_id& id, const bt::sha1_digest& wire_id,
+                           const std::vector<std::string>& urls) {
+  if (urls.empty() || trackers_.contains(id)) return;
+  auto numbers = [this, id] {
+    announce_numbers n;
+    n.left = 0;
+    if (const auto* c = store_.find(id)) {
+      std::uint64_t have = 0;
+      for (std::size_t i = 0; i < c->have.size(); ++i)
+        if (c->have.has(i)) have += c->manifest.chunk_length(i);
+      n.left = c->manifest.size - have;
+      const auto d = downloads_.find(id);
+      n.downloaded = d == downloads_.end() ? 0 : d->second->stats(clock::now()).fetched;
+    }
+    return n;
+  };
+  auto on_peers = [this, wire_id](std::vector<protocol::endpoint> peers) {
+    std::erase(peers, listen_);
+    bt_.add_candidates(wire_id, peers);
+  };
+  auto client = std::make_unique<tracker_client>(io_, urls, wire_id, bt_.own_id(), listen_.port,
+                                                 numbers, on_peers);
+  client->start();
+  trackers_.emplace(id, std::move(client));
+}
+
+// Sessions that were there before the download began (peers that dialed us).
+void swarm::add_bt_sources(download& d) {
+  for (auto* s : bt_.sessions_for(d.id()))
+    if (s->is_source()) bt_source_ready(*s);
+}
+
+// ------------------------------------------------- BitTorrent sessions ---
+
+void swarm::bt_source_ready(bt_session& s) {
+  const auto it = downloads_.find(s.content());
+  const auto* item = store_.find(s.content());
+  if (it == downloads_.end() || !item || it->second->state() != download_state::downloading) return;
+  it->second->set_map(s, s.theirs());
+  it->second->fill(s, item->have, clock::now());
+}
+
+void swarm::bt_source_has(bt_session& s, std::uint32_t piece) {
+  const auto it = downloads_.find(s.content());
+  const auto* item = store_.find(s.content());
+  if (it == downloads_.end() || !item || !it->second->knows(s.key())) return;
+  it->second->add_have(s, piece);
+  it->second->fill(s, item->have, clock::now());
+}
+
+void swarm::bt_source_gone(bt_session& s) {
+  const auto it = downloads_.find(s.content());
+  if (it == downloads_.end() || !it->second->knows(s.key())) return;
+  it->second->remove_source(s.key());
+  fill_all();
+}
+
+void swarm::bt_piece(bt_session& s, std::uint32_t piece, std::vector<std::uint8_t> data) {
+  auto receiving = receive_chunk(s.key(), protocol::chunk{s.content(), piece, std::move(data)});
+  asio::co_spawn(io_, std::move(receiving), asio::detached);
+}
+
+void swarm::bt_rejected(bt_session& s, std::uint32_t piece) {
+  const auto it = downloads_.find(s.content());
+  if (it == downloads_.end()) return;
+  it->second->on_reject(s.key(), piece, clock::now());
+  fill_all();
+}
+
+content_id swarm::current_id(const content_id& id) const {
+  const auto it = renamed_.find(id);
+  return it == renamed_.end() ? id : it->second;
+}
+
+}  // namespace peerlab::peer
