@@ -210,7 +210,9 @@ class BitTorrentGetTest(e2e.NodeTestCase):
         return self.node(name, f"{self.ip(n)}:0", f"{self.ip(n)}:0", **kwargs).start()
 
     def output(self, node):
-        return os.path.join(self.tmp, f"{node.name}-out", "payload.bin")
+        directory = os.path.join(self.tmp, f"{node.name}-out")
+        os.makedirs(directory, exist_ok=True)
+        return os.path.join(directory, "payload.bin")
 
     def get(self, node, source):
         args = [e2e.PEERLAB, "get", source, "--dir", node.dir, "-o", self.output(node)]
