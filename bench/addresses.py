@@ -14,6 +14,7 @@ DOWNLOADERS = [f"127.0.13.{20 + i}" for i in range(16)]
 ARIA_SEEDER = "127.0.13.40"
 ARIA_LEECHERS = [f"127.0.13.{41 + i}" for i in range(16)]
 BT_PEERLAB_SEEDER = "127.0.13.60"
+BT_PEERLAB_LEECHER = "127.0.13.62"
 SWARM = [f"127.0.14.{1 + i}" for i in range(250)]
 BESIEGED = "127.0.15.1"
 BESIEGED_SEEDER = "127.0.15.2"

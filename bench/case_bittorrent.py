@@ -1,7 +1,12 @@
-"""peerlab as a BitTorrent seeder (issue 18): one aria2c leecher fetching a
-file from a peerlab node's peer port, against the same aria2c fetching it from
-an aria2c seeder, repetitions interleaved. Both through the bench's tracker;
-the peerlab node is announced there by the benchmark (on its own address)."""
+"""peerlab in BitTorrent swarms, each side against aria2c in the same run,
+repetitions interleaved, everything through the bench's tracker:
+
+- bt_seed (issue 18): one aria2c leecher fetching a file from a peerlab
+  node's peer port, against the same aria2c fetching it from an aria2c seeder
+  (the peerlab node is announced to the tracker by the benchmark);
+- bt_leech (issue 19): `peerlab get FILE.torrent` on a fresh node fetching
+  from one aria2c seeder, against an aria2c leecher fetching the same
+  .torrent from the same seeder."""
 
 import os
 import urllib.parse
@@ -61,3 +66,38 @@ def seed_to_aria2c(bench, case):
     bt[1].stop()
     tracker.stop()
     case.ratio("peerlab seeding / aria2c seeding", "peerlab-seeder", "aria2c-seeder", "<=", 1.0)
+
+
+def leech_from_aria2c(bench, case):
+    cfg = bench.cfg
+    size = cfg["one_mib"] * MiB
+    source = bench.data_file("bt-leech.bin", size)
+    timeout = bench.transfer_timeout(size)
+    case.facts.update(file_bytes=size, note="seconds from the start of `peerlab get FILE.torrent` (on a node already "
+                      "running) or of aria2c until it exits with the verified file; one aria2c seeder, mktorrent's "
+                      "1 MiB pieces")
+    missing = bench.missing("aria2c", "mktorrent")
+    m_peerlab = case.measurement("peerlab-leecher", "peerlab get FILE.torrent <- aria2c seeder", "s", size,
+                                 missing=missing)
+    m_in_place = case.measurement("peerlab-leecher-in-place", "  the same, until the verified file is in place", "s",
+                                  size, missing=missing)
+    m_aria2 = case.measurement("aria2c-leecher", "aria2c <- aria2c seeder", "s", size, missing=missing)
+    if missing:
+        return
+    tracker, seeder, torrent = start_torrent(bench, "bt-leech.bin")
+    for rep in range(1, cfg["bt_reps"] + 1):
+        bench.say(f"BitTorrent leeching, {size // MiB} MiB: repetition {rep} of {cfg['bt_reps']}")
+        leecher = Leecher(bench, "bt-leecher-aria2c", torrent, ip.ARIA_LEECHERS[0])
+        m_aria2.add(leecher.wait(timeout))
+        check_same("aria2c from aria2c", source, os.path.join(leecher.dir, "bt-leech.bin"))
+        # A fresh node each time: what a previous repetition fetched would be found on disk.
+        node = Node(bench, "bt-leecher", ip.BT_PEERLAB_LEECHER).wait_ready()
+        output = os.path.join(bench.out_dir(), "bt-leech.peerlab.bin")
+        in_place, exited = node.start_get(torrent, output).wait(timeout)
+        check_same("peerlab get from aria2c", source, output)
+        node.stop()
+        m_peerlab.add(exited)
+        m_in_place.add(in_place)
+    seeder.stop()
+    tracker.stop()
+    case.ratio("peerlab leeching / aria2c leeching", "peerlab-leecher", "aria2c-leecher", "<=", 1.0)

@@ -68,6 +68,8 @@ CASES = [
     ("connections", "Scale: one node holding many peer connections", case_scale.connections),
     ("rate_limit", "Rate limit accuracy (no target in issue 8)", case_transfer.rate_limit),
     ("bt_seed", "BitTorrent: peerlab seeding to aria2c vs aria2c seeding to aria2c", case_bittorrent.seed_to_aria2c),
+    ("bt_leech", "BitTorrent: peerlab leeching from aria2c vs aria2c leeching from aria2c",
+     case_bittorrent.leech_from_aria2c),
     ("slow_uplink", "Slow links: 3 downloaders behind a seeder's slow uplink (emulated)", case_links.slow_uplink),
     ("long_links", "Slow links: 100 Mbit/s at 200 ms RTT + 1 % loss, and at 400 ms RTT (emulated)",
      case_links.long_links),

@@ -25,7 +25,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SCRIPT = os.path.join(ROOT, "scripts", "bench")
 RUN_S = 120  # the smoke run takes about 20 s, 40 s as root (emulated links); more under ASan
 CASES = {"idle", "requests", "one_to_one", "one_to_eight", "share", "swarm", "connections", "rate_limit", "bt_seed",
-         "slow_uplink", "long_links", "folder"}
+         "bt_leech", "slow_uplink", "long_links", "folder"}
 NEED_ROOT = {"slow_uplink", "long_links"}  # network namespaces: "skipped" (saying why) without root
 TOOLS = {"nginx": "nginx-light", "curl": "curl", "aria2c": "aria2", "mktorrent": "mktorrent", "wrk": "wrk",
          "openssl": "openssl"}
