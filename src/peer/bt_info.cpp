@@ -135,8 +135,11 @@ protocol::result<std::shared_ptr<const bt_info>> make_bt_info(const bt::torrent_
   if (t.format != bt::torrent_format::v1) {
     if (!file.pieces_root) return error{"the torrent's file has no v2 pieces root"};
     h.pieces_root = *file.pieces_root;
-    if (file.length > t.piece_length) {
-      // BEP 52 hash requests could fetch a missing layer; not done here yet.
+    // A hybrid's pieces are checked by their SHA-1s: its layer may come
+    // later (a magnet gives none); then hash requests go unanswered. A v2
+    // torrent needs it (BEP 52 hash requests could fetch it; not done yet).
+    const bool layer_optional = t.format == bt::torrent_format::hybrid && file.piece_layer.empty();
+    if (file.length > t.piece_length && !layer_optional) {
       if (file.piece_layer.size() != layout.piece_count())
         return error{"the torrent lacks its v2 piece layer"};
       h.piece_layer = file.piece_layer;

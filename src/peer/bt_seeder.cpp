@@ -143,6 +143,10 @@ asio::awaitable<void> bt_seeder::dial(protocol::endpoint peer, bt::sha1_digest w
   auto c = co_await std::move(dialing);
   --half_open_;
   if (c && running_) {
+    if (const auto it = candidates_.find(wire_id);
+        it != candidates_.end() && it->second.reached.size() < settings_.max_candidates) {
+      it->second.reached.insert(peer);
+    }
     c->start();
     auto running = run_session(c, wire_id);
     co_await std::move(running);
@@ -150,10 +154,15 @@ asio::awaitable<void> bt_seeder::dial(protocol::endpoint peer, bt::sha1_digest w
   if (const auto it = candidates_.find(wire_id); it != candidates_.end()) {
     --it->second.dialed;
     it->second.known.erase(peer);  // a tracker may hand it to us again
-    if (it->second.dialed == 0 && it->second.waiting.empty() && it->second.known.empty())
-      candidates_.erase(it);
   }
   dial_some();
+}
+
+void bt_seeder::redial(const bt::sha1_digest& wire_id) {
+  const auto it = candidates_.find(wire_id);
+  if (it == candidates_.end()) return;
+  const std::vector<protocol::endpoint> again(it->second.reached.begin(), it->second.reached.end());
+  add_candidates(wire_id, again);
 }
 
 // ------------------------------------------------------------ downloading ---

@@ -81,6 +81,9 @@ class bt_seeder {
                       const std::vector<protocol::endpoint>& peers);
   // No more dials for this torrent (its download ended or was dropped).
   void forget_candidates(const protocol::bt::sha1_digest& wire_id);
+  // Dials again the peers of this torrent we were connected to and lost
+  // (a download short of sources: a seeder restarted, a peer closed).
+  void redial(const protocol::bt::sha1_digest& wire_id);
   // We verified a piece of `id`: its peers hear of it.
   void on_our_piece(const protocol::content_id& id, std::uint32_t piece);
   bt_session* session(std::uint64_t key);
@@ -114,7 +117,8 @@ class bt_seeder {
   struct candidates {
     std::deque<protocol::endpoint> waiting;
     std::set<protocol::endpoint> known;
-    std::size_t dialed = 0;  // dials in flight and sessions we dialed
+    std::size_t dialed = 0;                // dials in flight and sessions we dialed
+    std::set<protocol::endpoint> reached;  // connected once (at most max_candidates)
   };
 
   asio::io_context& io_;

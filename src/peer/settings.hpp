@@ -64,6 +64,7 @@ struct swarm_settings {
   download_settings download;
   duration manifest_timeout = 10s;           // then another holder is asked
   duration no_holder_timeout = 30s;          // then the download fails
+  duration bt_redial_interval = 5s;          // a torrent without sources dials its lost peers again
   duration ban_duration = 10min;             // for a peer that sent bad data
   std::size_t max_queued_uploads = 64;       // per peer; more requests are rejected
   std::size_t parallel_uploads = 16;         // chunks between pick and kernel, node-wide

@@ -137,6 +137,19 @@ void swarm::on_connected(const std::shared_ptr<connection>& c) {
   peers_[c->serial()] = std::make_unique<peer>(c);
   uploader_.add_peer(c->serial(), c);
   c->send(protocol::get_catalog{});
+  // It may be in the swarms of our torrents too (over BitTorrent, same port).
+  for (const auto& [id, d] : downloads_) {
+    const auto* item = store_.find(id);
+    if (d->active() && item && item->torrent && c->advertised().port != 0)
+      bt_.add_candidates(item->bt->of(*item->torrent).hashes.wire_id(), {c->advertised()});
+  }
+}
+
+std::vector<protocol::endpoint> swarm::peer_addresses() const {
+  std::vector<protocol::endpoint> out;
+  for (const auto& [key, p] : peers_)
+    if (p->conn->advertised().port != 0) out.push_back(p->conn->advertised());
+  return out;
 }
 
 void swarm::on_disconnected(const std::shared_ptr<connection>& c) {
@@ -455,6 +468,8 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
                             << stats.sources.size() << " peers)";
   broadcast_catalog();
   if (const auto t = trackers_.find(d->id()); t != trackers_.end()) t->second->completed();
+  if (const auto* done = store_.find(d->id()); done && done->torrent)
+    bt_.forget_candidates(done->bt->of(*done->torrent).hashes.wire_id());
   // Hashed again, once, rather than in the download's hot path: chunks come
   // out of order, and a v2 tree needs them all (it reads the page cache).
   asio::co_spawn(io_, hash_for_bittorrent(d->id()), asio::detached);
@@ -474,6 +489,8 @@ void swarm::fail(download& d, std::string why) {
     t->second->stop();
     trackers_.erase(t);
   }
+  if (const auto* item = store_.find(d.id()); item && item->torrent)
+    bt_.forget_candidates(item->bt->of(*item->torrent).hashes.wire_id());
   if (is_folder_file(d.id())) folder_file_failed(d);
   wake_end_waiters();
   log_line(log_level::error) << "download of "

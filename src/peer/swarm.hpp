@@ -171,6 +171,10 @@ class swarm final : private bt_download_events {
   void start_trackers(const protocol::content_id& id, const protocol::bt::sha1_digest& wire_id,
                       const std::vector<std::string>& urls);
   void add_bt_sources(download& d);
+  void metadata_done(const protocol::bt::info_hashes& hashes);
+  void look_for_bt_sources(const download& d, std::chrono::steady_clock::time_point now);
+  // Where our peerlab peers listen (they speak BitTorrent there too).
+  std::vector<protocol::endpoint> peer_addresses() const;
   chunk_source* source(std::uint64_t key);
   void ban_source(std::uint64_t key, const std::string& why);
   void bt_source_ready(bt_session& s) override;
@@ -251,6 +255,7 @@ class swarm final : private bt_download_events {
   };
   std::map<protocol::bt::sha1_digest, magnet_wait> magnets_;      // metadata not yet here
   std::map<protocol::content_id, protocol::content_id> renamed_;  // stand-in -> real id
+  std::map<protocol::content_id, std::chrono::steady_clock::time_point> bt_redialed_;
 };
 
 }  // namespace peerlab::peer

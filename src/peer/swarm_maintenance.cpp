@@ -46,6 +46,7 @@ asio::awaitable<void> swarm::maintenance_loop() {
         }
       } else if (d->state() == download_state::downloading) {
         d->check_timeouts(now);
+        look_for_bt_sources(*d, now);
         if (now - d->last_progress() > settings_.no_holder_timeout && !d->writing()) {
           fail(*d, "no peer sent any of " + d->name + " for " +
                        seconds(settings_.no_holder_timeout) + " s");

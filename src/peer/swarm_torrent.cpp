@@ -46,7 +46,8 @@ asio::awaitable<result<content_id>> swarm::get_torrent(fs::path torrent_file, fs
   auto parsed = bt::parse_torrent(*bytes);
   if (!parsed) co_return error{"not a valid .torrent: " + parsed.error_message()};
   if (parsed->multi_file) co_return error{"multi-file torrents are not supported yet"};
-  if (!parsed->piece_layers_complete) co_return error{"this v2 torrent lacks its piece layers"};
+  if (parsed->v1_pieces.empty() && !parsed->piece_layers_complete)
+    co_return error{"this v2 torrent lacks its piece layers"};
   const auto id = torrent_content_id(*parsed);
   if (const auto* item = store_.find(id); item && item->complete) {
     if (output.empty() || fs::absolute(output) == item->path) co_return id;
@@ -76,7 +77,7 @@ asio::awaitable<void> swarm::begin_torrent(std::shared_ptr<download> d, bt::torr
     auto prepare = [&] { return store_.prepare_torrent_download(t, d->output, earlier); };
     auto prepared = co_await disk_.run(disk_io::lane::files, prepare);
     if (!prepared) {
-      bt_.metadata_done(t.hashes.wire_id());
+      metadata_done(t.hashes);
       co_return fail(*d, prepared.error_message());
     }
     if (!store_.find(d->id())) store_.add_download(std::move(*prepared));
@@ -84,13 +85,23 @@ asio::awaitable<void> swarm::begin_torrent(std::shared_ptr<download> d, bt::torr
   }
   const auto wire_id = t.hashes.wire_id();
   const auto* item = store_.find(d->id());
-  bt_.metadata_done(wire_id);  // sessions that fetched a magnet's metadata start downloading
+  metadata_done(t.hashes);  // sessions that fetched a magnet's metadata start downloading
   if (!item || !d->active()) co_return;
   start_requests(*d, item->manifest);
   start_trackers(d->id(), wire_id, t.trackers);
   add_bt_sources(*d);
+  // Our peerlab peers speak BitTorrent on the same port: any of them may be
+  // in this swarm too (a handshake for a torrent it lacks is closed at once).
+  bt_.add_candidates(wire_id, peer_addresses());
   auto finishing = finish(d);
   co_await std::move(finishing);
+}
+
+// Sessions opened for a magnet (under either of a hybrid's info-hashes)
+// download the torrent now, or close if it could not begin.
+void swarm::metadata_done(const bt::info_hashes& hashes) {
+  if (hashes.v1) bt_.metadata_done(*hashes.v1);
+  if (hashes.v2) bt_.metadata_done(bt::info_hashes::truncate(*hashes.v2));
 }
 
 void swarm::start_trackers(const content_id& id, const bt::sha1_digest& wire_id,
@@ -117,6 +128,18 @@ void swarm::start_trackers(const content_id& id, const bt::sha1_digest& wire_id,
                                                  numbers, on_peers);
   client->start();
   trackers_.emplace(id, std::move(client));
+}
+
+// A torrent download short of sources: the peers it lost are dialed again,
+// and its trackers asked for more (each as often as it allows).
+void swarm::look_for_bt_sources(const download& d, clock::time_point now) {
+  const auto* item = store_.find(d.id());
+  if (!item || !item->torrent || d.stats(now).peers > 0) return;
+  auto& last = bt_redialed_[d.id()];
+  if (now - last < settings_.bt_redial_interval) return;
+  last = now;
+  bt_.redial(item->bt->of(*item->torrent).hashes.wire_id());
+  if (const auto t = trackers_.find(d.id()); t != trackers_.end()) t->second->announce_now();
 }
 
 // Sessions that were there before the download began (peers that dialed us).

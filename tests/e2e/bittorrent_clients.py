@@ -135,7 +135,10 @@ def aria2c(torrent, out_dir, ip, log_path, seed=False, extra=()):
             "--enable-peer-exchange=false", "--listen-port", str(port), "--bt-external-ip", ip,
             "--interface", ip, "--disable-ipv6=true", "--console-log-level=warn", "--summary-interval=0",
             "--file-allocation=none", "--check-integrity=true", "--bt-stop-timeout=120",
-            "--seed-time", "9999" if seed else "0", "--bt-tracker-connect-timeout=5",
+            # A seeder seeds until stopped: by default aria2c stops at a share
+            # ratio of 1.0, which it counts with blocks still in its queue.
+            "--seed-time", "9999" if seed else "0", *(["--seed-ratio=0.0"] if seed else []),
+            "--bt-tracker-connect-timeout=5",
             "--bt-tracker-interval=1", *extra, torrent]
     return Process(args, log_path)
 

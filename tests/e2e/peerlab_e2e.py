@@ -511,7 +511,7 @@ class NodeTestCase(unittest.TestCase):
         if self._failed():
             for node in self.nodes:
                 if node.log_path:
-                    sys.stderr.write(f"\n----- log of {node.name} ({node.log_path}) -----\n{node.log_tail(60)}\n")
+                    sys.stderr.write(f"\n----- log of {node.name} ({node.log_path}) -----\n{node.log_tail(int(os.environ.get('PEERLAB_E2E_LOG_LINES', '60')))}\n")
         else:
             import shutil
 

@@ -154,11 +154,18 @@ TEST(BtInfoOfTorrent, AV2TorrentWithoutItsPieceLayerIsRefused) {
   ASSERT_TRUE(bare) << bare.error_message();
   EXPECT_FALSE(bare->piece_layers_complete);
   EXPECT_FALSE(make_bt_info(*bare));
-  // A v1 one needs none.
+  // A v1 one needs none; a hybrid's pieces are checked by their SHA-1s.
   const auto v1 =
       bt::parse_info_dict(parsed_torrent(bt::torrent_format::v1, 700'000, 65'536).info_bytes);
   ASSERT_TRUE(v1);
   EXPECT_TRUE(make_bt_info(*v1));
+  const auto hybrid =
+      bt::parse_info_dict(parsed_torrent(bt::torrent_format::hybrid, 700'000, 65'536).info_bytes);
+  ASSERT_TRUE(hybrid);
+  const auto made = make_bt_info(*hybrid);
+  ASSERT_TRUE(made) << made.error_message();
+  EXPECT_TRUE((*made)->hashes.piece_layer.empty());
+  EXPECT_TRUE((*made)->piece_tree.empty());
 }
 
 TEST(BtInfoOfTorrent, InfoHashesThatDoNotMatchTheInfoDictionaryAreRefused) {
