@@ -389,8 +389,8 @@ class BitTorrentGetTest(e2e.NodeTestCase):
     def test_mixed_swarm_libtorrent_two_peerlab_nodes_two_aria2c(self):
         self.source(8 * MiB + 1234)
         torrent, tracker = self.tracked_torrent("v1", 128 * KiB)
-        # A slow seeder (4 MiB/s for four leechers): they must trade among themselves.
-        self.libtorrent_seeder(torrent, upload_bytes_per_s=4 * MiB)
+        # A slow seeder (2 MiB/s for four leechers of 8 MiB): they must trade among themselves.
+        self.libtorrent_seeder(torrent, upload_bytes_per_s=2 * MiB)
         self.wait_seeders(tracker.url, torrent)
         first = self.downloader("leecher-a", 1)
         second = self.downloader("leecher-b", 4, peers=[first.listen])
