@@ -64,8 +64,15 @@ response torrent_response(const api_context& ctx, const request& req) {
   if (!item->bt) {
     return error_response(409, "its BitTorrent hashes are not ready yet; try again in a moment");
   }
-  const auto format = format_named(query_text(req.target, "format").value_or("hybrid"));
+  // A file fetched from a torrent has that torrent only: it is the default.
+  const auto fallback = item->bt->has(bt::torrent_format::hybrid) ? bt::torrent_format::hybrid
+                                                                  : item->bt->formats.front();
+  const auto format =
+      format_named(query_text(req.target, "format").value_or(std::string(bt::to_string(fallback))));
   if (!format) return error_response(400, "format must be hybrid, v1 or v2");
+  if (!item->bt->has(*format))
+    return error_response(404,
+                          "this file has no " + std::string(bt::to_string(*format)) + " torrent");
   const auto tracker = query_text(req.target, "tracker").value_or(own_tracker(ctx, req));
   auto built = item->bt->torrent(*format, tracker);
   if (!built) return error_response(500, built.error_message());
@@ -94,14 +101,21 @@ response torrent_response(const api_context& ctx, const request& req) {
 
 json bittorrent_json(const peer::file_info& f) {
   if (!f.bt) return nullptr;
+  // A share has all three torrents; a file downloaded from a torrent, that one.
   const auto link = "/api/files/" + f.id + "/torrent?download=1&format=";
-  return {{"v1", {{"btih", protocol::to_hex(*f.bt->v1.hashes.v1)}, {"torrent", link + "v1"}}},
-          {"v2", {{"btmh", protocol::to_hex(*f.bt->v2.hashes.v2)}, {"torrent", link + "v2"}}},
-          {"hybrid",
-           {{"btih", protocol::to_hex(*f.bt->hybrid.hashes.v1)},
-            {"btmh", protocol::to_hex(*f.bt->hybrid.hashes.v2)},
-            {"torrent", link + "hybrid"}}},
-          {"magnet", f.bt->magnet(bt::torrent_format::hybrid, "")}};
+  json j = json::object();
+  for (const auto format : f.bt->formats) {
+    const auto& hashes = f.bt->of(format).hashes;
+    const auto name = std::string(bt::to_string(format));
+    json entry = {{"torrent", link + name}};
+    if (hashes.v1) entry["btih"] = protocol::to_hex(*hashes.v1);
+    if (hashes.v2) entry["btmh"] = protocol::to_hex(*hashes.v2);
+    j[name] = entry;
+  }
+  const auto preferred =
+      f.bt->has(bt::torrent_format::hybrid) ? bt::torrent_format::hybrid : f.bt->formats.front();
+  j["magnet"] = f.bt->magnet(preferred, "");
+  return j;
 }
 
 }  // namespace peerlab::http

@@ -191,7 +191,9 @@ bool swarm::handle(const std::shared_ptr<connection>& c, protocol::message& m) {
         } else if constexpr (std::is_same_v<T, protocol::manifest_data>) {
           on_manifest(p, body);
         } else if constexpr (std::is_same_v<T, protocol::get_chunk_map>) {
-          const auto* item = store_.find(body.id);
+          const auto* found = store_.find(body.id);
+          const auto* item =
+              found && !found->torrent ? found : nullptr;  // torrents: BitTorrent only
           if (item) p.subscribed.insert(body.id);
           c->send(protocol::chunk_map{body.id,
                                       item ? item->have.to_bits() : std::vector<std::uint8_t>{}});
