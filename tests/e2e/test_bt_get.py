@@ -42,7 +42,8 @@ CASE_BASE = {
     "test_aria2c_seeds_a_v1_torrent_through_opentracker_over_http": 10,
     "test_libtorrent_seeds_a_hybrid_torrent_through_opentracker_over_http": 20,
     "test_libtorrent_seeds_a_v2_torrent_through_opentracker_over_udp": 30,
-    "test_magnet_links_btih_and_btmh_whose_only_seeder_is_libtorrent": 40,
+    "test_magnet_link_of_a_v1_torrent_whose_only_seeder_is_libtorrent": 40,
+    "test_magnet_links_btih_and_btmh_of_a_hybrid_torrent_whose_only_seeder_is_libtorrent": 100,
     "test_another_nodes_announce_is_the_tracker": 50,
     "test_a_corrupt_piece_is_rejected_and_its_sender_banned": 60,
     "test_killed_half_way_then_restarted_resumes_without_fetching_a_piece_twice": 70,
@@ -174,8 +175,10 @@ class BitTorrentGetTest(e2e.NodeTestCase):
         return tracker
 
     def aria2c_seeder(self, torrent, n=3, extra=()):
+        """aria2c seeding until stopped (its default --seed-ratio=1.0 would end
+        it once it has uploaded one copy: a resumed download needs more)."""
         client = bt.aria2c(torrent.path, self.seed_dir, self.ip(n), os.path.join(self.tmp, f"aria2c-seeder-{n}.log"),
-                           seed=True, extra=["--bt-seed-unverified=true", *extra])
+                           seed=True, extra=["--bt-seed-unverified=true", "--seed-ratio=0.0", *extra])
         self.clients.append(client)
         return client
 
@@ -279,19 +282,29 @@ class BitTorrentGetTest(e2e.NodeTestCase):
         self.get(node, torrent.path)
         self.assert_downloaded(node, torrent)
 
-    def test_magnet_links_btih_and_btmh_whose_only_seeder_is_libtorrent(self):
+    def fetch_magnets(self, fmt, kinds):
+        """`peerlab get` of the magnet links (of `kinds`: btih, btmh) of a torrent
+        whose only seeder is libtorrent: no .torrent on this side, metadata by BEP 9."""
         self.source(5 * MiB + 999)
-        torrent, tracker = self.tracked_torrent("hybrid", 128 * KiB)
+        torrent, tracker = self.tracked_torrent(fmt, 128 * KiB)
         self.libtorrent_seeder(torrent)
         self.wait_seeders(tracker.url, torrent)
         tr = "&tr=" + urllib.parse.quote(tracker.url, safe="")
-        magnets = {"btih": f"magnet:?xt=urn:btih:{torrent.v1.hex()}&dn=payload.bin{tr}",
-                   "btmh": f"magnet:?xt=urn:btmh:1220{torrent.v2.hex()}&dn=payload.bin{tr}"}
-        for n, (kind, magnet) in enumerate(magnets.items(), start=4):
+        magnets = {"btih": torrent.v1 and f"magnet:?xt=urn:btih:{torrent.v1.hex()}&dn=payload.bin{tr}",
+                   "btmh": torrent.v2 and f"magnet:?xt=urn:btmh:1220{torrent.v2.hex()}&dn=payload.bin{tr}"}
+        for n, kind in enumerate(kinds, start=4):
             with self.subTest(kind):
-                node = self.downloader(f"leecher-{kind}", n)  # no .torrent on this side: metadata by BEP 9
-                self.get(node, magnet)
+                node = self.downloader(f"leecher-{kind}", n)
+                self.get(node, magnets[kind])
                 self.assert_downloaded(node, torrent)
+
+    def test_magnet_link_of_a_v1_torrent_whose_only_seeder_is_libtorrent(self):
+        self.fetch_magnets("v1", ["btih"])
+
+    def test_magnet_links_btih_and_btmh_of_a_hybrid_torrent_whose_only_seeder_is_libtorrent(self):
+        # The info dictionary a hybrid's magnet brings has no piece layers:
+        # v1's SHA-1 pieces can check it, or BEP 52 hash requests fetch them.
+        self.fetch_magnets("hybrid", ["btih", "btmh"])
 
     def test_another_nodes_announce_is_the_tracker(self):
         self.source(6 * MiB + 5)
@@ -387,8 +400,8 @@ class BitTorrentGetTest(e2e.NodeTestCase):
     def test_mixed_swarm_libtorrent_two_peerlab_nodes_two_aria2c(self):
         self.source(8 * MiB + 1234)
         torrent, tracker = self.tracked_torrent("v1", 128 * KiB)
-        # A slow seeder (4 MiB/s for four leechers): they must trade among themselves.
-        self.libtorrent_seeder(torrent, upload_bytes_per_s=4 * MiB)
+        # A slow seeder (2 MiB/s for four leechers of 8 MiB): they must trade among themselves.
+        self.libtorrent_seeder(torrent, upload_bytes_per_s=2 * MiB)
         self.wait_seeders(tracker.url, torrent)
         first = self.downloader("leecher-a", 1)
         second = self.downloader("leecher-b", 4, peers=[first.listen])
