@@ -175,10 +175,10 @@ class BitTorrentGetTest(e2e.NodeTestCase):
         return tracker
 
     def aria2c_seeder(self, torrent, n=3, extra=()):
-        """aria2c seeding until stopped (its default --seed-ratio=1.0 would end
-        it once it has uploaded one copy: a resumed download needs more)."""
+        """aria2c seeding until stopped (bittorrent_clients.aria2c lifts its
+        default --seed-ratio=1.0, which would end it after one copy)."""
         client = bt.aria2c(torrent.path, self.seed_dir, self.ip(n), os.path.join(self.tmp, f"aria2c-seeder-{n}.log"),
-                           seed=True, extra=["--bt-seed-unverified=true", "--seed-ratio=0.0", *extra])
+                           seed=True, extra=["--bt-seed-unverified=true", *extra])
         self.clients.append(client)
         return client
 
