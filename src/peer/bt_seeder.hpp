@@ -40,6 +40,9 @@ struct bt_settings {
   std::size_t max_dialed_per_torrent = 30;
   std::size_t max_candidates = 200;  // addresses kept per torrent, waiting for a dial
   std::chrono::steady_clock::duration ban_duration = std::chrono::minutes(10);
+  // Pieces being assembled from blocks, all sessions together: a request
+  // past this is turned down at once (the download asks again later).
+  std::uint64_t max_incoming_bytes = 256 * 1024 * 1024;
 };
 
 // What the dashboard and `peers --json` show of one BitTorrent peer.
@@ -135,6 +138,7 @@ class bt_seeder {
   std::size_t half_open_ = 0;
   std::map<std::string, std::chrono::steady_clock::time_point> banned_until_;  // by IP
   std::set<protocol::bt::sha1_digest> metadata_wanted_;
+  std::uint64_t incoming_bytes_ = 0;  // of every session's pieces being assembled
   asio::steady_timer rotate_timer_;
   bool running_ = false;
 };

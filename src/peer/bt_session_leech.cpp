@@ -3,6 +3,7 @@
 // asks of it (bt_session.hpp).
 
 #include <algorithm>
+#include <asio/post.hpp>
 
 #include "peer/bt_download_events.hpp"
 #include "peer/bt_seeder.hpp"
@@ -107,15 +108,24 @@ void bt_session::on_our_piece(std::uint32_t piece) {
 }
 
 void bt_session::leave() {
+  drop_incoming();
   if (!source_) return;
   source_ = false;
-  drop_incoming();
   if (owner_.events_) owner_.events_->bt_source_gone(*this);
 }
 
 void bt_session::request(const protocol::content_id& id, std::uint32_t piece) {
   if (id != id_ || !source_ || piece >= theirs_.size() || incoming_.contains(piece)) return;
   const auto size = bt::piece_layout{info_->size, info_->piece_length}.piece_size(piece);
+  if (owner_.incoming_bytes_ + size > owner_.settings_.max_incoming_bytes) {
+    // Memory for pieces in flight is spent: turned down, after the caller
+    // (the download, filling its window) is done.
+    asio::post(owner_.io_, [&owner = owner_, key = key(), piece] {
+      if (auto* s = owner.session(key); s && owner.events_) owner.events_->bt_rejected(*s, piece);
+    });
+    return;
+  }
+  owner_.incoming_bytes_ += size;
   auto& in = incoming_[piece];
   in.data.resize(size);
   for (std::uint32_t begin = 0; begin < size; begin += bt::block_bytes) {
@@ -126,7 +136,10 @@ void bt_session::request(const protocol::content_id& id, std::uint32_t piece) {
 }
 
 void bt_session::cancel(const protocol::content_id& id, std::uint32_t piece) {
-  if (id != id_ || incoming_.erase(piece) == 0) return;
+  const auto it = incoming_.find(piece);
+  if (id != id_ || it == incoming_.end()) return;
+  owner_.incoming_bytes_ -= it->second.data.size();
+  incoming_.erase(it);
   std::erase_if(unsent_, [&](const bt::request& q) { return q.piece == piece; });
   for (auto it = asked_.lower_bound({piece, 0}); it != asked_.end() && it->first == piece;) {
     const auto size = bt::piece_layout{info_->size, info_->piece_length}.piece_size(piece);
@@ -167,6 +180,7 @@ bool bt_session::on_piece(bt::piece& p) {
   }
   std::copy(p.data.begin(), p.data.end(), in.data.begin() + p.begin);
   if (--in.missing > 0) return true;
+  owner_.incoming_bytes_ -= in.data.size();
   auto data = std::move(in.data);
   incoming_.erase(it);
   if (owner_.events_) owner_.events_->bt_piece(*this, p.index, std::move(data));
@@ -181,6 +195,8 @@ void bt_session::on_rejected(const bt::reject_request& r) {
 }
 
 void bt_session::drop_incoming() {
+  for (const auto& [piece, in] : incoming_)
+    owner_.incoming_bytes_ -= in.data.size();
   incoming_.clear();
   unsent_.clear();
   asked_.clear();

@@ -21,6 +21,7 @@ namespace bt = protocol::bt;
 namespace {
 
 constexpr std::uint64_t max_torrent_file_bytes = 16 * 1024 * 1024;
+constexpr std::uint32_t max_download_piece_bytes = 16 * 1024 * 1024;
 
 // Blocking: the bytes of a .torrent file, bounded.
 result<std::vector<std::uint8_t>> read_torrent_file(const fs::path& file) {
@@ -70,6 +71,12 @@ asio::awaitable<result<content_id>> swarm::get_torrent(fs::path torrent_file, fs
 }
 
 asio::awaitable<void> swarm::begin_torrent(std::shared_ptr<download> d, bt::torrent_info t) {
+  // A piece is assembled in memory before it is checked: bounded.
+  if (t.piece_length > max_download_piece_bytes) {
+    metadata_done(t.hashes);
+    co_return fail(*d, "its pieces are " + std::to_string(t.piece_length >> 20) +
+                           " MiB: at most 16 MiB are downloaded");
+  }
   if (!store_.find(d->id())) {
     std::optional<content> earlier;
     if (const auto u = store_.unavailable().find(d->id()); u != store_.unavailable().end())
