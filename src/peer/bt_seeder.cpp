@@ -87,14 +87,34 @@ void bt_seeder::apply(const bt_choker::changes& changes) {
     if (const auto it = sessions_.find(key); it != sessions_.end()) it->second->set_choked(false);
 }
 
+// The choker's round robin every rotate_every; peer exchange every pex_every.
 asio::awaitable<void> bt_seeder::rotate_loop() {
+  using clock = std::chrono::steady_clock;
+  auto next_rotation = clock::now() + settings_.rotate_every;
+  auto next_pex = clock::now() + settings_.pex_every;
   while (running_) {
-    rotate_timer_.expires_after(settings_.rotate_every);
+    rotate_timer_.expires_at(std::min(next_rotation, next_pex));
     std::error_code ec;
     co_await rotate_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (!running_) break;
-    apply(choker_.rotate());
+    const auto now = clock::now();
+    if (now >= next_rotation) {
+      apply(choker_.rotate());
+      next_rotation = now + settings_.rotate_every;
+    }
+    if (now >= next_pex) {
+      exchange_peers();
+      next_pex = now + settings_.pex_every;
+    }
   }
+}
+
+void bt_seeder::exchange_peers() {
+  std::map<protocol::content_id, std::set<protocol::endpoint>> connected;
+  for (const auto& [key, s] : sessions_)
+    if (const auto at = s->listening(); s->ready() && at) connected[s->content()].insert(*at);
+  for (auto& [key, s] : sessions_)
+    if (s->ready()) s->send_pex(connected[s->content()]);
 }
 
 // ---------------------------------------------------------------- dialing ---

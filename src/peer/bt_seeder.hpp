@@ -30,21 +30,6 @@
 
 namespace peerlab::peer {
 
-struct bt_settings {
-  std::size_t max_peers = 64;     // BitTorrent connections at once; more are closed
-  std::size_t unchoke_slots = 8;  // peers we upload to at once
-  std::chrono::steady_clock::duration rotate_every = std::chrono::seconds(10);
-  std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(180);
-  std::uint32_t max_queued_blocks = 500;  // advertised as reqq; twice that closes the connection
-  std::size_t max_half_open = 8;          // dials in flight at once
-  std::size_t max_dialed_per_torrent = 30;
-  std::size_t max_candidates = 200;  // addresses kept per torrent, waiting for a dial
-  std::chrono::steady_clock::duration ban_duration = std::chrono::minutes(10);
-  // Pieces being assembled from blocks, all sessions together: a request
-  // past this is turned down at once (the download asks again later).
-  std::uint64_t max_incoming_bytes = 256 * 1024 * 1024;
-};
-
 // What the dashboard and `peers --json` show of one BitTorrent peer.
 struct bt_peer_info {
   std::string peer_id;  // hex
@@ -70,6 +55,9 @@ class bt_seeder {
   void set_dialer(dialer d) { dialer_ = std::move(d); }
   void set_events(bt_download_events* events) { events_ = events; }
   const protocol::bt::peer_id& own_id() const { return own_id_; }
+  // Our peer port: told to peers in the extension handshake (`p`), so that
+  // those that we dialed can tell others where we listen (BEP 11).
+  void set_listen_port(std::uint16_t port) { listen_port_ = port; }
   void start();
   void stop();  // closes every BitTorrent connection
 
@@ -109,6 +97,7 @@ class bt_seeder {
   friend class bt_session;
   void apply(const bt_choker::changes& changes);
   asio::awaitable<void> rotate_loop();
+  void exchange_peers();  // BEP 11 round: each session tells its peer of the others
   asio::awaitable<void> run_session(std::shared_ptr<connection> c,
                                     std::optional<protocol::bt::sha1_digest> dialed_for);
   void dial_some();
@@ -139,6 +128,7 @@ class bt_seeder {
   std::map<std::string, std::chrono::steady_clock::time_point> banned_until_;  // by IP
   std::set<protocol::bt::sha1_digest> metadata_wanted_;
   std::uint64_t incoming_bytes_ = 0;  // of every session's pieces being assembled
+  std::uint16_t listen_port_ = 0;
   asio::steady_timer rotate_timer_;
   bool running_ = false;
 };

@@ -14,6 +14,7 @@ namespace bt = protocol::bt;
 namespace {
 
 constexpr std::uint8_t our_metadata_id = 1;  // ut_metadata, as our extension handshake names it
+constexpr std::uint8_t our_pex_id = 2;       // ut_pex (BEP 11)
 constexpr std::string_view client_name = "peerlab 0.1";
 
 // Blocks of at most 16 KiB (we ask for no larger), bitfields for as many
@@ -130,9 +131,10 @@ bool bt_session::on_handshake(const bt::handshake& h) {
       return false;
     }
     bt::extension_handshake e;
-    e.m = {{"ut_metadata", our_metadata_id}};
+    e.m = {{"ut_metadata", our_metadata_id}, {"ut_pex", our_pex_id}};
     e.client = client_name;
     e.reqq = owner_.settings_.max_queued_blocks;
+    if (owner_.listen_port_ != 0) e.listen_port = owner_.listen_port_;
     write(bt::extended{0, bt::encode_extension_handshake(e)});
     return true;
   }
@@ -150,10 +152,11 @@ bool bt_session::on_handshake(const bt::handshake& h) {
   send_our_pieces();
   if (h.extension_protocol()) {
     bt::extension_handshake e;
-    e.m = {{"ut_metadata", our_metadata_id}};
+    e.m = {{"ut_metadata", our_metadata_id}, {"ut_pex", our_pex_id}};
     e.client = client_name;
     e.metadata_size = info_->of(format_).info_bytes.size();
     e.reqq = owner_.settings_.max_queued_blocks;
+    if (owner_.listen_port_ != 0) e.listen_port = owner_.listen_port_;
     e.yourip = protocol::endpoint{conn_->remote().family, conn_->remote().ip, 0};
     write(bt::extended{0, bt::encode_extension_handshake(e)});
   }
@@ -305,6 +308,7 @@ bool bt_session::on_extended(const bt::extended& m) {
     }
     return true;
   }
+  if (m.id == our_pex_id) return on_pex(m);
   if (m.id != 0) return true;  // an extension we did not offer: ignored
   auto h = bt::decode_extension_handshake(m.payload);
   if (!h) {
@@ -313,6 +317,8 @@ bool bt_session::on_extended(const bt::extended& m) {
   }
   client_ = protocol::printable_name(h->client);
   their_metadata_id_ = h->id_of("ut_metadata");
+  their_pex_id_ = h->id_of("ut_pex");
+  if (h->listen_port && *h->listen_port != 0) listen_port_ = *h->listen_port;
   if (h->reqq) their_queue_ = std::max<std::size_t>(1, *h->reqq);
   if (fetching_metadata()) {
     if (their_metadata_id_ == 0 || !h->metadata_size || *h->metadata_size == 0) {

@@ -70,6 +70,12 @@ class bt_session final : public upload_sink, public chunk_source {
   const protocol::content_id& content() const { return id_; }
   protocol::bt::torrent_format format() const { return format_; }
   bool ready() const { return info_ != nullptr; }
+  // Where the peer accepts connections: the address we dialed, or its
+  // address with the port its extension handshake named (none: unknown).
+  std::optional<protocol::endpoint> listening() const;
+  // BEP 11: tells the peer which peers of this torrent we are connected to
+  // now that we were not when we last told it (and which we lost).
+  void send_pex(const std::set<protocol::endpoint>& connected);
   // Ends the session's part in a download (closing, or the node stops).
   void leave();
   // A magnet's torrent whose metadata we fetched (from this session or
@@ -104,6 +110,7 @@ class bt_session final : public upload_sink, public chunk_source {
   bool on_magnet_message(protocol::bt::message& m);
   void offer_metadata(std::uint64_t size);  // the peer has it: ask, or wait our turn
   void on_metadata_data(const protocol::bt::extended& m);
+  bool on_pex(const protocol::bt::extended& m);  // bt_session_pex.cpp
 
   // Downloading (bt_session_leech.cpp).
   bool leeching() const;  // the store holds this torrent in part
@@ -131,6 +138,10 @@ class bt_session final : public upload_sink, public chunk_source {
   bool choked_ = true;
   bool interested_ = false;
   std::uint8_t their_metadata_id_ = 0;  // 0: they take no ut_metadata messages
+  std::uint8_t their_pex_id_ = 0;       // 0: they take no ut_pex messages
+  std::uint16_t listen_port_ = 0;       // from their extension handshake
+  std::set<protocol::endpoint> told_;   // the peers our last ut_pex left them knowing
+  std::chrono::steady_clock::time_point last_pex_in_{};
   std::map<std::uint32_t, std::vector<protocol::bt::request>> pending_;  // blocks by piece
   std::size_t pending_blocks_ = 0;
   std::set<std::uint32_t> submitted_;  // pieces waiting in the uploader

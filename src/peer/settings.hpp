@@ -60,11 +60,30 @@ struct download_settings {
   duration sole_holder_reject_backoff = 100ms;  // the same when no other peer has it
 };
 
+// BitTorrent peers on the peer port (bt_seeder).
+struct bt_settings {
+  std::size_t max_peers = 64;     // BitTorrent connections at once; more are closed
+  std::size_t unchoke_slots = 8;  // peers we upload to at once
+  std::chrono::steady_clock::duration rotate_every = std::chrono::seconds(10);
+  std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(180);
+  std::uint32_t max_queued_blocks = 500;  // advertised as reqq; twice that closes the connection
+  std::size_t max_half_open = 8;          // dials in flight at once
+  std::size_t max_dialed_per_torrent = 30;
+  std::size_t max_candidates = 200;  // addresses kept per torrent, waiting for a dial
+  std::chrono::steady_clock::duration ban_duration = std::chrono::minutes(10);
+  // Pieces being assembled from blocks, all sessions together: a request
+  // past this is turned down at once (the download asks again later).
+  std::uint64_t max_incoming_bytes = 256 * 1024 * 1024;
+  // BEP 11: each peer is told of the others this often (at most once a minute).
+  std::chrono::steady_clock::duration pex_every = std::chrono::seconds(60);
+};
+
 struct swarm_settings {
   download_settings download;
-  duration manifest_timeout = 10s;           // then another holder is asked
-  duration no_holder_timeout = 30s;          // then the download fails
-  duration bt_redial_interval = 5s;          // a torrent without sources dials its lost peers again
+  duration manifest_timeout = 10s;   // then another holder is asked
+  duration no_holder_timeout = 30s;  // then the download fails
+  duration bt_redial_interval = 5s;  // a torrent without sources dials its lost peers again
+  bt_settings bittorrent;
   duration ban_duration = 10min;             // for a peer that sent bad data
   std::size_t max_queued_uploads = 64;       // per peer; more requests are rejected
   std::size_t parallel_uploads = 16;         // chunks between pick and kernel, node-wide

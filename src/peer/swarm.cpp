@@ -53,7 +53,7 @@ swarm::swarm(asio::io_context& io, store& storage, swarm_settings settings)
       settings_(settings),
       tick_(io),
       uploader_(io, storage, disk_, settings_),
-      bt_(io, storage, uploader_),
+      bt_(io, storage, uploader_, settings_.bittorrent),
       folder_book_(storage.dir()) {
   store_.use(disk_);
   bt_.set_events(this);

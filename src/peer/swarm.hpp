@@ -120,7 +120,10 @@ class swarm final : private bt_download_events {
   result<protocol::content_id> get_magnet(const std::string& uri, const fs::path& output,
                                           const fs::path& directory);
   // Our peer port's address: announced to a torrent's trackers.
-  void set_listen(const protocol::endpoint& e) { listen_ = e; }
+  void set_listen(const protocol::endpoint& e) {
+    listen_ = e;
+    bt_.set_listen_port(e.port);
+  }
 
   // Returns once download `id` ends (complete or failed), is unknown, or
   // `at_most` has passed: lets a client follow a transfer without polling.
