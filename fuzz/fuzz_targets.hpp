@@ -25,6 +25,7 @@ int fuzz_bencode(const std::uint8_t* data, std::size_t size);         // protoco
 int fuzz_torrent(const std::uint8_t* data, std::size_t size);         // protocol/torrent, magnet
 int fuzz_bt_wire(const std::uint8_t* data, std::size_t size);         // protocol/bt_wire_decoder
 int fuzz_bt_extension(const std::uint8_t* data, std::size_t size);    // protocol/bt_extension
+int fuzz_bt_pex(const std::uint8_t* data, std::size_t size);          // protocol/bt_pex
 int fuzz_tracker(const std::uint8_t* data, std::size_t size);         // protocol/tracker
 int fuzz_beacon(const std::uint8_t* data, std::size_t size);          // protocol/beacon
 int fuzz_bt_hashes(const std::uint8_t* data, std::size_t size);       // peer/bt_info

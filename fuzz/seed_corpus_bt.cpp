@@ -1,7 +1,8 @@
 // The BitTorrent part of the seed corpus (see seed_corpus.cpp): torrents of
 // every format, magnet links, a wire stream with every message, extension
-// dictionaries, tracker queries and answers, and the hostile cases the
-// issues name: a bencode bomb, a 1 MiB block request, paths with "..".
+// dictionaries, peer exchange messages, tracker queries and answers, and the
+// hostile cases the issues name: a bencode bomb, a 1 MiB block request, paths
+// with "..".
 
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "protocol/bencode.hpp"
 #include "protocol/bt_extension.hpp"
+#include "protocol/bt_pex.hpp"
 #include "protocol/bt_wire.hpp"
 #include "protocol/torrent.hpp"
 #include "protocol/tracker.hpp"
@@ -164,6 +166,34 @@ void extension_seeds() {
         encode_metadata_message({metadata_type::data, 2, 40'000, pattern(40'000 - 32768)}));
 }
 
+void pex_seeds() {
+  const auto at = [](std::string_view text) { return *protocol::parse_endpoint(text); };
+  pex_message m;
+  m.added = {{at("127.0.0.2:6881"), pex_seed | pex_reachable},
+             {at("10.0.0.7:51413"), pex_prefers_encryption | pex_utp},
+             {at("[2001:db8::7]:6881"), pex_holepunch}};
+  m.dropped = {at("127.0.0.3:6881"), at("[::1]:7070")};
+  write("bt_pex", "message", encode_pex(m));
+  write("bt_pex", "empty", encode_pex({}));
+  pex_message full;
+  for (std::size_t i = 0; i < max_pex_peers; ++i) {
+    auto e = at("10.1.0.0:6881");
+    e.ip[2] = static_cast<std::uint8_t>(i >> 8);
+    e.ip[3] = static_cast<std::uint8_t>(i);
+    full.added.push_back({e, static_cast<std::uint8_t>(i & 0x1f)});
+  }
+  write("bt_pex", "full", encode_pex(full));
+  // Hand-built: added.f shorter than added, an undialable peer, an unknown key.
+  write("bt_pex", "short-flags",
+        "d5:added18:" +
+            std::string("\x7f\x00\x00\x02\x1a\xe1\x00\x00\x00\x00\x1a\xe1"
+                        "\x7f\x00\x00\x03\x00\x00",
+                        18) +
+            "7:added.f1:\x02" + "1:xli1eee");
+  write("bt_pex", "odd-length", "d5:added7:1234567e");
+  write("bt_pex", "bomb", "d1:x" + bomb + "e");
+}
+
 void tracker_seeds() {
   const auto hash = *small_torrent(torrent_format::v1).hashes.v1;
   announce_request a;
@@ -207,6 +237,7 @@ void write_bittorrent_seeds(const std::filesystem::path& out) {
   torrent_seeds();
   wire_seeds();
   extension_seeds();
+  pex_seeds();
   tracker_seeds();
 }
 

@@ -32,99 +32,66 @@ endpoint read_compact(std::string_view bytes, ip_family family) {
   return e;
 }
 
-// One pair of keys: added/added.f or added6/added6.f.
-struct added_keys {
-  const char* peers;
-  const char* flags;
+// The four lists on the wire; the added ones carry a flags string beside.
+struct wire_list {
+  const char* key;
+  const char* flags_key;  // nullptr for the dropped lists
   ip_family family;
+  bool added() const { return flags_key != nullptr; }
 };
-constexpr added_keys added_v4{"added", "added.f", ip_family::v4};
-constexpr added_keys added_v6{"added6", "added6.f", ip_family::v6};
+constexpr wire_list wire_lists[] = {{"added", "added.f", ip_family::v4},
+                                    {"added6", "added6.f", ip_family::v6},
+                                    {"dropped", nullptr, ip_family::v4},
+                                    {"dropped6", nullptr, ip_family::v6}};
 
-void encode_added(const pex_message& m, const added_keys& keys, bvalue& d) {
-  std::string peers;
-  std::string flags;
-  for (std::size_t i = 0; i < m.added.size() && i < max_pex_peers; ++i) {
-    const auto& p = m.added[i];
-    if ((p.address.family == ip_family::v4) != (keys.family == ip_family::v4)) continue;
-    append_compact(p.address, peers);
-    flags.push_back(static_cast<char>(p.flags));
-  }
-  d.set(keys.peers, std::move(peers));
-  d.set(keys.flags, std::move(flags));
+bool same_family(const endpoint& e, ip_family family) {
+  return (e.family == ip_family::v4) == (family == ip_family::v4);
 }
 
-void encode_dropped(const pex_message& m, const char* key, ip_family family, bvalue& d) {
-  std::string peers;
-  for (std::size_t i = 0; i < m.dropped.size() && i < max_pex_peers; ++i) {
-    if ((m.dropped[i].family == ip_family::v4) == (family == ip_family::v4))
-      append_compact(m.dropped[i], peers);
-  }
-  d.set(key, std::move(peers));
-}
-
-// A compact string under `key`, or nullptr when the key is absent; an error
-// when it is there but malformed.
-result<const std::string*> compact_string(const bvalue& d, const char* key, ip_family family) {
+// The string under `key`: nullptr when the key is absent, an error when it
+// holds something else.
+result<const std::string*> string_at(const bvalue& d, const char* key) {
   const bvalue* v = d.find(key);
   if (!v) return static_cast<const std::string*>(nullptr);
   if (!v->is_string()) return error{std::string("ut_pex: ") + key + " is not a string"};
-  const auto& s = v->as_string();
-  if (s.size() % compact_bytes(family) != 0) {
-    return error{std::string("ut_pex: ") + key + " of " + std::to_string(s.size()) +
-                 " bytes, not a multiple of " + std::to_string(compact_bytes(family))};
-  }
-  return &s;
+  return &v->as_string();
 }
 
-// Reads one compact list, skipping what nobody could dial, until `out`
-// holds max_pex_peers.
+// Reads one compact string, skipping what nobody could dial, while the
+// list it feeds (of `kept` entries so far) holds fewer than max_pex_peers.
+// `keep` gets each peer with its index in the string (for its flags byte).
 template <class Keep>
-void read_peers(const std::string& s, ip_family family, std::size_t already, Keep keep) {
+void read_compact_list(std::string_view s, ip_family family, std::size_t kept, Keep keep) {
   const std::size_t step = compact_bytes(family);
-  std::size_t kept = already;
   for (std::size_t i = 0; i * step < s.size() && kept < max_pex_peers; ++i) {
-    const endpoint e = read_compact(std::string_view(s).substr(i * step, step), family);
+    const endpoint e = read_compact(s.substr(i * step, step), family);
     if (!is_dialable(e, false)) continue;
     keep(i, e);
     ++kept;
   }
 }
 
-result<bool> decode_added(const bvalue& d, const added_keys& keys, pex_message& m) {
-  auto peers = compact_string(d, keys.peers, keys.family);
-  if (!peers) return error{peers.error_message()};
-  const bvalue* flags = d.find(keys.flags);
-  if (flags && !flags->is_string()) {
-    return error{std::string("ut_pex: ") + keys.flags + " is not a string"};
-  }
-  if (!*peers) return true;
-  const std::string no_flags;
-  const std::string& f = flags ? flags->as_string() : no_flags;
-  read_peers(**peers, keys.family, m.added.size(), [&](std::size_t i, const endpoint& e) {
-    m.added.push_back({e, i < f.size() ? static_cast<std::uint8_t>(f[i]) : std::uint8_t{0}});
-  });
-  return true;
-}
-
-result<bool> decode_dropped(const bvalue& d, const char* key, ip_family family, pex_message& m) {
-  auto peers = compact_string(d, key, family);
-  if (!peers) return error{peers.error_message()};
-  if (*peers) {
-    read_peers(**peers, family, m.dropped.size(),
-               [&](std::size_t, const endpoint& e) { m.dropped.push_back(e); });
-  }
-  return true;
-}
-
 }  // namespace
 
 std::vector<std::uint8_t> encode_pex(const pex_message& m) {
   auto d = bvalue::make_dict();
-  encode_added(m, added_v4, d);
-  encode_added(m, added_v6, d);
-  encode_dropped(m, "dropped", ip_family::v4, d);
-  encode_dropped(m, "dropped6", ip_family::v6, d);
+  for (const auto& list : wire_lists) {
+    std::string peers;
+    std::string flags;
+    if (list.added()) {
+      for (std::size_t i = 0; i < m.added.size() && i < max_pex_peers; ++i) {
+        if (!same_family(m.added[i].address, list.family)) continue;
+        append_compact(m.added[i].address, peers);
+        flags.push_back(static_cast<char>(m.added[i].flags));
+      }
+      d.set(list.flags_key, std::move(flags));
+    } else {
+      for (std::size_t i = 0; i < m.dropped.size() && i < max_pex_peers; ++i) {
+        if (same_family(m.dropped[i], list.family)) append_compact(m.dropped[i], peers);
+      }
+    }
+    d.set(list.key, std::move(peers));
+  }
   return bencode(d);
 }
 
@@ -144,14 +111,33 @@ result<pex_message> decode_pex(std::span<const std::uint8_t> payload) {
   const bvalue& d = *decoded;
   if (!d.is_dict()) return error{"ut_pex: message is not a dictionary"};
   pex_message m;
-  for (const auto* keys : {&added_v4, &added_v6}) {
-    if (auto ok = decode_added(d, *keys, m); !ok) return error{ok.error_message()};
-  }
-  if (auto ok = decode_dropped(d, "dropped", ip_family::v4, m); !ok) {
-    return error{ok.error_message()};
-  }
-  if (auto ok = decode_dropped(d, "dropped6", ip_family::v6, m); !ok) {
-    return error{ok.error_message()};
+  for (const auto& list : wire_lists) {
+    const auto peers = string_at(d, list.key);
+    if (!peers) return error{peers.error_message()};
+    const std::size_t step = compact_bytes(list.family);
+    if (*peers && (*peers)->size() % step != 0) {
+      return error{std::string("ut_pex: ") + list.key + " of " + std::to_string((*peers)->size()) +
+                   " bytes, not a multiple of " + std::to_string(step)};
+    }
+    std::string_view flags;
+    if (list.added()) {
+      const auto f = string_at(d, list.flags_key);
+      if (!f) return error{f.error_message()};
+      if (*f) flags = **f;
+    }
+    if (!*peers) continue;
+    if (list.added()) {
+      // A flags string shorter than its peers leaves the rest 0, as BEP 11
+      // makes added.f optional.
+      read_compact_list(
+          **peers, list.family, m.added.size(), [&](std::size_t i, const endpoint& e) {
+            m.added.push_back(
+                {e, i < flags.size() ? static_cast<std::uint8_t>(flags[i]) : std::uint8_t{0}});
+          });
+    } else {
+      read_compact_list(**peers, list.family, m.dropped.size(),
+                        [&](std::size_t, const endpoint& e) { m.dropped.push_back(e); });
+    }
   }
   return m;
 }

@@ -1,5 +1,5 @@
 // The BitTorrent fuzz targets (fuzz/bencode_fuzz.cpp, torrent, bt_wire,
-// bt_extension, tracker) replayed over their seed corpora and findings, as
+// bt_extension, bt_pex, tracker) replayed over their seed corpora and findings, as
 // fuzz_replay_test.cpp does for the others: a parser regression fails ctest.
 
 #include <gtest/gtest.h>
@@ -49,6 +49,9 @@ TEST(FuzzReplay, BitTorrentWireDecoder) {
 }
 TEST(FuzzReplay, BitTorrentExtensionDicts) {
   EXPECT_GT(replay_bt("bt_extension", fuzz_bt_extension), 0u);
+}
+TEST(FuzzReplay, BitTorrentPeerExchange) {
+  EXPECT_GT(replay_bt("bt_pex", fuzz_bt_pex), 0u);
 }
 TEST(FuzzReplay, BitTorrentHashesOnDisk) {
   EXPECT_GT(replay_bt("bt_hashes", fuzz_bt_hashes), 0u);
