@@ -100,11 +100,28 @@ asio::awaitable<void> bt_seeder::rotate_loop() {
     const auto now = clock::now();
     if (now >= next_rotation) {
       apply(choker_.rotate());
+      drop_idle(now);
       next_rotation = now + settings_.rotate_every;
     }
     if (now >= next_pex) {
       exchange_peers();
       next_pex = now + settings_.pex_every;
+    }
+  }
+}
+
+// A torrent whose dial slots are all taken while addresses wait: the peers
+// we dialed that have given us nothing (choked us) and taken nothing for a
+// while make room. Without this, 30 peers that keep us choked would keep
+// the one that would not from ever being dialed.
+void bt_seeder::drop_idle(std::chrono::steady_clock::time_point now) {
+  for (auto& [wire_id, c] : candidates_) {
+    if (c.waiting.empty() || c.dialed < settings_.max_dialed_per_torrent) continue;
+    for (auto [key, s] : std::map(sessions_)) {
+      if (s->wire_id() == wire_id && s->dialed() && s->idle(settings_.idle_peer_after, now)) {
+        c.reached.erase(s->conn()->remote());
+        s->conn()->close("gave and took nothing for a while; others wait to be tried");
+      }
     }
   }
 }
@@ -162,6 +179,7 @@ asio::awaitable<void> bt_seeder::dial(protocol::endpoint peer, bt::sha1_digest w
   auto dialing = dialer_(peer);
   auto c = co_await std::move(dialing);
   --half_open_;
+  dial_some();  // a dial slot is free, whatever this one gave
   if (c && running_) {
     if (const auto it = candidates_.find(wire_id);
         it != candidates_.end() && it->second.reached.size() < settings_.max_candidates) {

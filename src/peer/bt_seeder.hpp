@@ -98,6 +98,7 @@ class bt_seeder {
   void apply(const bt_choker::changes& changes);
   asio::awaitable<void> rotate_loop();
   void exchange_peers();  // BEP 11 round: each session tells its peer of the others
+  void drop_idle(std::chrono::steady_clock::time_point now);
   asio::awaitable<void> run_session(std::shared_ptr<connection> c,
                                     std::optional<protocol::bt::sha1_digest> dialed_for);
   void dial_some();

@@ -62,9 +62,16 @@ class bt_session final : public upload_sink, public chunk_source {
   const chunk_set& theirs() const { return theirs_; }
   // It unchoked us and we still want something: a source for the download.
   bool is_source() const { return source_; }
+  // Gives us nothing and takes nothing: not a source (nor was for `for`),
+  // and not interested in what we have.
+  bool idle(std::chrono::steady_clock::duration for_,
+            std::chrono::steady_clock::time_point now) const {
+    return !source_ && !interested_ && now - last_useful_ >= for_;
+  }
 
   const std::shared_ptr<connection>& conn() const { return conn_; }
   const std::string& client() const { return client_; }
+  bool dialed() const { return dialed_for_.has_value(); }
   const protocol::bt::peer_id& peer_id() const { return peer_id_; }
   const std::shared_ptr<const bt_info>& info() const { return info_; }
   const protocol::content_id& content() const { return id_; }
@@ -157,6 +164,7 @@ class bt_session final : public upload_sink, public chunk_source {
   bool am_interested_ = false;
   bool choking_us_ = true;
   bool source_ = false;
+  std::chrono::steady_clock::time_point last_useful_ = std::chrono::steady_clock::now();
   std::size_t their_queue_ = 250;  // block requests they take at once (their reqq)
   std::map<std::uint32_t, incoming_piece> incoming_;
   std::deque<protocol::bt::request> unsent_;                 // block requests waiting for room

@@ -78,6 +78,7 @@ void bt_session::update_interest() {
 
 void bt_session::update_source() {
   const bool should = am_interested_ && !choking_us_ && conn_->is_open() && leeching();
+  if (source_ || should) last_useful_ = std::chrono::steady_clock::now();
   if (should == source_) return;
   source_ = should;
   if (!source_) drop_incoming();

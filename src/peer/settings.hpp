@@ -76,6 +76,9 @@ struct bt_settings {
   std::uint64_t max_incoming_bytes = 256 * 1024 * 1024;
   // BEP 11: each peer is told of the others this often (at most once a minute).
   std::chrono::steady_clock::duration pex_every = std::chrono::seconds(60);
+  // A dialed peer that keeps us choked and wants nothing this long makes
+  // room when other addresses of its torrent wait for a dial slot.
+  std::chrono::steady_clock::duration idle_peer_after = std::chrono::seconds(10);
 };
 
 struct swarm_settings {

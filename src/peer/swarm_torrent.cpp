@@ -115,15 +115,13 @@ void swarm::start_trackers(const content_id& id, const bt::sha1_digest& wire_id,
                            const std::vector<std::string>& urls) {
   if (urls.empty() || trackers_.contains(id)) return;
   auto numbers = [this, id] {
-    announce_numbers n;
-    n.left = 0;
-    if (const auto* c = store_.find(id)) {
+    announce_numbers n;  // a magnet's, before its metadata: how much is left is unknown
+    if (const auto* c = store_.find(current_id(id))) {
       std::uint64_t have = 0;
       for (std::size_t i = 0; i < c->have.size(); ++i)
         if (c->have.has(i)) have += c->manifest.chunk_length(i);
       n.left = c->manifest.size - have;
-      const auto d = downloads_.find(id);
-      n.downloaded = d == downloads_.end() ? 0 : d->second->stats(clock::now()).fetched;
+      n.downloaded = have;
     }
     return n;
   };
@@ -131,8 +129,10 @@ void swarm::start_trackers(const content_id& id, const bt::sha1_digest& wire_id,
     std::erase(peers, listen_);
     bt_.add_candidates(wire_id, peers);
   };
+  tracker_client_settings settings;
+  settings.source_address = listen_;  // listed where we listen (a loopback node: its own 127.x)
   auto client = std::make_unique<tracker_client>(io_, urls, wire_id, bt_.own_id(), listen_.port,
-                                                 numbers, on_peers);
+                                                 numbers, on_peers, settings);
   client->start();
   trackers_.emplace(id, std::move(client));
 }

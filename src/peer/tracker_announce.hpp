@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 
+#include "peer/asio_endpoint.hpp"
 #include "protocol/tracker.hpp"
 #include "protocol/tracker_url.hpp"
 
@@ -22,7 +23,11 @@ struct announce_outcome {
 
 // BEP 3: resolve, connect, GET the announce, read a reply of at most
 // max_tracker_response_bytes. `query` from protocol::bt::make_announce_query.
-asio::awaitable<announce_outcome> http_announce(protocol::bt::tracker_url url, std::string query);
+// `from`: the address to announce from (port 0), so that a tracker, which
+// takes a peer's address from its connection, lists us where we listen
+// (unspecified: the system's choice).
+asio::awaitable<announce_outcome> http_announce(protocol::bt::tracker_url url, std::string query,
+                                                protocol::endpoint from);
 
 // BEP 15's connection id, kept between announces to one tracker.
 struct udp_connection {
@@ -43,6 +48,18 @@ struct udp_timing {
 asio::awaitable<announce_outcome> udp_announce(protocol::bt::tracker_url url,
                                                protocol::bt::announce_request request,
                                                udp_connection& connection, udp_timing timing,
-                                               std::mt19937& random);
+                                               std::mt19937& random, protocol::endpoint from);
+
+// Opens `socket` for `to`'s family and binds it to `from`'s address when
+// that is a specific one of the same family.
+template <class Socket, class Endpoint>
+void open_from(Socket& socket, const Endpoint& to, const protocol::endpoint& from,
+               std::error_code& ec) {
+  socket.open(to.protocol(), ec);
+  if (ec || protocol::is_unspecified(from)) return;
+  const auto address = to_asio(from).address();
+  if (address.is_v6() != to.address().is_v6()) return;
+  socket.bind(Endpoint(address, 0), ec);
+}
 
 }  // namespace peerlab::peer

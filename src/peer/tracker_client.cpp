@@ -126,10 +126,11 @@ struct tracker_client::shared : std::enable_shared_from_this<tracker_client::sha
                                              asio::steady_timer& deadline, clock::duration limit) {
     using namespace asio::experimental::awaitable_operators;
     deadline.expires_after(limit);
-    auto op = t.parsed->scheme == bt::tracker_scheme::udp
-                  ? udp_announce(*t.parsed, r, t.udp,
-                                 {settings.udp_first_timeout, settings.udp_attempts}, random)
-                  : http_announce(*t.parsed, bt::make_announce_query(r));
+    auto op =
+        t.parsed->scheme == bt::tracker_scheme::udp
+            ? udp_announce(*t.parsed, r, t.udp, {settings.udp_first_timeout, settings.udp_attempts},
+                           random, settings.source_address)
+            : http_announce(*t.parsed, bt::make_announce_query(r), settings.source_address);
     std::error_code ec;
     // Built apart from the co_await: GCC 12 mishandles temporaries there.
     auto racing = std::move(op) || deadline.async_wait(redirect_error(use_awaitable, ec));

@@ -48,6 +48,9 @@ struct tracker_client_settings {
   // Where this node itself is reached (with its port): dropped from every
   // answer. Empty: this machine's interface addresses at the announced port.
   std::vector<protocol::endpoint> own_addresses;
+  // The address announces go out from (port unused): the tracker lists us
+  // at the address it sees. Unspecified: the system's choice.
+  protocol::endpoint source_address;  // 0.0.0.0: unspecified
 };
 
 struct announce_numbers {

@@ -28,7 +28,8 @@ announce_outcome failure(std::string why) {
 
 }  // namespace
 
-asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string query) {
+asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string query,
+                                                protocol::endpoint from) {
   const auto executor = co_await asio::this_coro::executor;
   std::error_code ec;
   // getaddrinfo on asio's resolver thread: names from /etc/hosts, DNS, mDNS.
@@ -37,9 +38,17 @@ asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string
                                                      redirect_error(use_awaitable, ec));
   if (ec) co_return failure("cannot resolve " + url.host + " (" + ec.message() + ")");
 
-  // The active socket: connect() to each address found until one accepts.
+  // The active socket, from our address: connect() to each address found
+  // until one accepts.
   asio::ip::tcp::socket socket(executor);
-  co_await asio::async_connect(socket, found, redirect_error(use_awaitable, ec));
+  ec = asio::error::host_not_found;
+  for (const auto& entry : found) {
+    std::error_code closing;
+    socket.close(closing);
+    open_from(socket, entry.endpoint(), from, ec);
+    if (!ec) co_await socket.async_connect(entry.endpoint(), redirect_error(use_awaitable, ec));
+    if (!ec) break;
+  }
   if (ec)
     co_return failure("cannot connect to " + bt::host_header(url) + " (" + ec.message() + ")");
 

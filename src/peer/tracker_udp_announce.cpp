@@ -76,7 +76,7 @@ asio::awaitable<asked> ask(asio::ip::udp::socket& socket, const asio::ip::udp::e
 
 asio::awaitable<announce_outcome> udp_announce(bt::tracker_url url, bt::announce_request request,
                                                udp_connection& connection, udp_timing timing,
-                                               std::mt19937& random) {
+                                               std::mt19937& random, protocol::endpoint from) {
   const auto executor = co_await asio::this_coro::executor;
   std::error_code ec;
   asio::ip::udp::resolver resolver(executor);
@@ -88,7 +88,7 @@ asio::awaitable<announce_outcome> udp_announce(bt::tracker_url url, bt::announce
   }
   const auto tracker = found.begin()->endpoint();
   asio::ip::udp::socket socket(executor);
-  socket.open(tracker.protocol(), ec);
+  open_from(socket, tracker, from, ec);
   if (ec) co_return failure("cannot open a UDP socket (" + ec.message() + ")");
 
   // One count of sends for both questions: at most `attempts` unanswered

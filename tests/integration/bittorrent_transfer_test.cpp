@@ -88,6 +88,52 @@ TEST(BitTorrentTransfer, EachFormatDownloadsFromAPeerlabSeederOverBitTorrent) {
   }
 }
 
+// Whether `n` has a BitTorrent connection to where `other` listens, or
+// `other` one to `n`.
+bool bt_connected(peer::node& n, peer::node& other) {
+  const auto to = [](peer::node& from, peer::node& at) {
+    const auto peers = from.transfers().bittorrent().peers();
+    return std::any_of(peers.begin(), peers.end(), [&](const peer::bt_peer_info& p) {
+      return p.conn->remote() == at.listen_endpoint();
+    });
+  };
+  return to(n, other) || to(other, n);
+}
+
+TEST(BitTorrentTransfer, PeersLearnOfEachOtherByPeerExchange) {
+  // Three nodes that know nothing of each other (no --peer, no tracker):
+  // both leechers are handed the seeder's address only, and the seeder's
+  // ut_pex tells each of them of the other.
+  harness h;
+  auto fast_pex = [&](const std::string& name) {
+    auto s = h.settings(name);
+    s.swarm.bittorrent.pex_every = 100ms;
+    return s;
+  };
+  auto& seeder = h.add_node(fast_pex("seeder"));
+  auto& a = h.add_node(fast_pex("a"));
+  auto& b = h.add_node(fast_pex("b"));
+  const auto data = random_bytes(2 * 256 * 1024, 9);
+  const auto shared = share(h, seeder, write_file(h.temp_dir("source"), "data.bin", data));
+  const auto torrent =
+      write_torrent(h, seeder, shared, bt::torrent_format::v1, h.temp_dir("torrents"));
+  ASSERT_FALSE(torrent.empty());
+  const auto wire_id = h.run(
+      [&] { return seeder.transfers().storage().items().at(shared).bt->v1.hashes.wire_id(); });
+  const auto out = h.temp_dir("out");
+  for (auto* n : {&a, &b}) {
+    const auto id = get_torrent(h, *n, torrent, out / (n == &a ? "a.bin" : "b.bin"));
+    ASSERT_TRUE(id);
+    ASSERT_TRUE(h.wait_until([&] {  // its partial file made: it takes BitTorrent peers now
+      const auto t = n->transfers().transfer(*id);
+      return t && t->state != "manifest";
+    }));
+    h.run([&] { n->transfers().bittorrent().add_candidates(wire_id, {seeder.listen_endpoint()}); });
+  }
+  EXPECT_TRUE(h.wait_until([&] { return bt_connected(a, b); }, 10s))
+      << "neither leecher dialed the other: the seeder's ut_pex did not reach them";
+}
+
 TEST(BitTorrentTransfer, ATorrentThatIsNotOneIsRefusedWithItsReason) {
   harness h;
   auto& n = h.add_node(h.settings("n"));
