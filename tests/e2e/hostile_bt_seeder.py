@@ -7,7 +7,8 @@ mode, for the e2e tests of a downloading peerlab node (test_hostile_bt_leech):
   bitfield_spare   a bitfield of the right size with its spare bits set
   have_past_end    a full bitfield, then `have` for the piece after the last
   never_unchoke    says it has everything, never lets us ask (keeps us interested)
-  choke_mid_piece  sends half of the first piece asked for, then chokes for good
+  choke_mid_piece  sends half of a piece asked for, then chokes; unchokes a
+                   moment later and does the same with the next piece asked for
   metadata_bad     (magnet) answers ut_metadata with bytes that do not hash
                    to the info-hash (the real info dictionary, one byte flipped)
   metadata_huge    (magnet) claims metadata_size of 100 MiB
@@ -18,6 +19,7 @@ close() ends them all. What it saw and did is counted for the test.
 """
 
 import os
+import select
 import socket
 import struct
 import threading
@@ -32,6 +34,7 @@ READ_TIMEOUT_S = 30
 FLOOD_BLOCKS = 1500  # more than the node drops before closing (1024 in a row)
 OUR_METADATA_ID = 3  # ut_metadata, as our extension handshake names it
 HUGE_METADATA_BYTES = 100 * 1024 * 1024
+CHOKE_PAUSE_S = 0.3  # choke_mid_piece: how long each choke lasts
 
 MODES = ("flood", "wrong_length", "bitfield_short", "bitfield_spare", "have_past_end", "never_unchoke",
          "choke_mid_piece", "metadata_bad", "metadata_huge")
@@ -94,6 +97,7 @@ class HostileSeeder:
         self.lock = threading.Lock()
         self.closed = False
         self.connections = []  # (remote ip:port, socket)
+        self.dialers = {}  # remote ip -> connections from it
         # What happened, for the test's assertions.
         self.handshakes = 0
         self.interested = 0  # interested messages received
@@ -101,6 +105,7 @@ class HostileSeeder:
         self.blocks_sent = 0  # blocks sent that were asked for
         self.pushed = 0  # blocks sent that were not
         self.chokes_sent = 0
+        self.void_requests = 0  # choke_mid_piece: requests that arrived while we choked
         self.metadata_requests = 0
         self.metadata_sent = 0
         self.ended = []  # how each connection ended: "closed by the node" or an exception text
@@ -127,6 +132,7 @@ class HostileSeeder:
                     sock.close()
                     continue
                 self.connections.append((f"{remote[0]}:{remote[1]}", sock))
+                self.dialers[remote[0]] = self.dialers.get(remote[0], 0) + 1
             threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
 
     # -- sending
@@ -236,21 +242,46 @@ class HostileSeeder:
         if mode == "wrong_length":
             block = block[:-1]
         elif mode == "choke_mid_piece":
-            # Half of the first piece asked for, then a choke that never lifts.
+            # Half of the first piece asked for, then a choke; a moment later
+            # an unchoke, and the same again with the next piece asked for.
             if state["piece"] is None:
                 state["piece"] = index
             if index != state["piece"]:
                 return
             if state["sent_of_piece"] * 2 >= self.piece_bytes:
                 self._send(sock, CHOKE)
-                state["choked"] = True
                 with self.lock:
                     self.chokes_sent += 1
+                self._unchoke_later(sock, state)
                 return
             state["sent_of_piece"] += length
         self._piece(sock, index, begin, block)
         with self.lock:
             self.blocks_sent += 1
+
+    def _unchoke_later(self, sock, state):
+        """Requests sent before our choke arrive meanwhile and are void: read
+        and dropped for CHOKE_PAUSE_S (a bounded wait), then an unchoke."""
+        state["choked"] = True
+        deadline = time.monotonic() + CHOKE_PAUSE_S
+        while not self.closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([sock], [], [], remaining)[0]:
+                break
+            # A whole message once its first byte is here (the usual read timeout).
+            (length,) = struct.unpack(">I", _read_exactly(sock, 4))
+            if length > MAX_MESSAGE_BYTES:
+                raise ConnectionError(f"message of {length} bytes")
+            body = _read_exactly(sock, length) if length else b""
+            if body and body[0] == REQUEST:
+                with self.lock:
+                    self.requests += 1
+                    self.void_requests += 1
+            elif body and body[0] == INTERESTED:
+                with self.lock:
+                    self.interested += 1
+        state.update(choked=False, piece=None, sent_of_piece=0)
+        self._send(sock, UNCHOKE)
 
     def _on_extended(self, sock, ext_id, payload, state):
         if ext_id == 0:

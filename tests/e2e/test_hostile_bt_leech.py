@@ -60,12 +60,13 @@ MAX_HALF_OPEN = 8  # bt_settings::max_half_open: dials in flight at once
 class PythonTracker:
     """An HTTP tracker on ip:port. Answers every announce with the compact
     list of `extra` peers (set by the test, in order) followed by the peers
-    that announced (but never the asker itself); interval 30 min, so the node
-    asks once. Records every announce: info_hash -> {(ip, port): left}."""
+    that announced (but never the asker itself; and none to `silent` IPs);
+    interval 30 min, so the node asks once. Records every announce: info_hash -> {(ip, port): left}."""
 
     def __init__(self, ip):
         self.lock = threading.Lock()
         self.extra = []  # (ip, port), in the order they are answered
+        self.silent = set()  # IPs answered with no peers: the honest seeders
         self.announced = {}
         self.answers = 0
         tracker = self
@@ -103,7 +104,9 @@ class PythonTracker:
                     swarm.pop(asker, None)
                 else:
                     swarm[asker] = int(fields.get("left", b"0"))
-                peers = [p for p in self.extra + list(swarm) if p != asker]
+                # The honest seeders need no peers (aria2c, told of a hostile
+                # one, would dial it too and muddle its counts).
+                peers = [] if asker[0] in self.silent else [p for p in self.extra + list(swarm) if p != asker]
                 self.answers += 1
             compact = b"".join(socket.inet_aton(ip) + struct.pack(">H", port) for ip, port in peers)
             body = hostile.bencode({"interval": 1800, "peers": compact})
@@ -250,6 +253,8 @@ class HostileLeechTest(e2e.NodeTestCase):
     def aria2c_seeder(self, torrent, tracker, upload_limit="2M"):
         """aria2c seeding, slowly enough (2 MiB/s) that the node asks the
         hostile peer too; waits until it has announced itself as a seeder."""
+        with tracker.lock:
+            tracker.silent.add(self.ip(3))
         client = bt.aria2c(torrent.path, self.seed_dir, self.ip(3), os.path.join(self.tmp, "aria2c-seeder.log"),
                            seed=True, extra=["--bt-seed-unverified=true", f"--max-upload-limit={upload_limit}"])
         self.clients.append(client)
@@ -315,6 +320,13 @@ class HostileLeechTest(e2e.NodeTestCase):
         sys.stderr.write(f"{fake.mode}: {lines[0].strip()}\n")
         return lines
 
+    def report(self, *fakes):
+        for f in fakes:
+            sys.stderr.write(f"{f.mode}: {f.handshakes} handshake(s) from {f.dialers}, {f.interested} interested, "
+                             f"{f.requests} requests, {f.blocks_sent} blocks answered, {f.pushed} pushed, "
+                             f"{f.chokes_sent} chokes, {f.metadata_requests} metadata requests; "
+                             f"ended: {f.ended}\n")
+
     def banned_lines(self, node):
         return [line for line in node.log().splitlines() if "banned BitTorrent peer" in line]
 
@@ -329,6 +341,8 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.get(node, torrent.path)
         fake.wait_for(lambda f: f.handshakes >= 1, 10, "the node to connect")
         self.assert_closed_for(node, fake, "too many blocks that were not requested")
+        self.report(fake)
+        sys.stderr.write(f"node RSS after the flood: {node.rss_kib() // 1024} MiB\n")
         # A loose bound: 1 500 blocks of 16 KiB (24 MiB) pushed must not have
         # been kept (the node's baseline is a few MiB, plus an 8 MiB download).
         self.assertLess(node.rss_kib(), 128 * 1024, "the node's resident memory")
@@ -343,6 +357,7 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.get(node, torrent.path)
         fake.wait_for(lambda f: f.blocks_sent >= 1, 10, "a request to answer")
         self.assert_closed_for(node, fake, "block of the wrong length")
+        self.report(fake)
         self.assert_responsive(node)
 
     def test_bad_bitfields_and_have_past_the_end_are_closed(self):
@@ -357,6 +372,7 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.assert_closed_for(node, fakes["bitfield_short"], "bitfield of the wrong size")
         self.assert_closed_for(node, fakes["bitfield_spare"], "bitfield of the wrong size")
         self.assert_closed_for(node, fakes["have_past_end"], rf"have for piece {torrent.pieces} past the end")
+        self.report(*fakes.values())
         for fake in fakes.values():
             self.assertEqual(fake.requests, 0, f"{fake.mode}: the node asked a peer it had closed")
         self.assert_responsive(node)
@@ -369,6 +385,7 @@ class HostileLeechTest(e2e.NodeTestCase):
         node = self.downloader()
         self.get(node, torrent.path)
         fake.wait_for(lambda f: f.interested >= 1, 10, "the node to say it is interested")
+        self.report(fake)
         self.assertEqual(fake.requests, 0, "the node asked a peer that choked it for blocks")
         self.assertEqual(self.banned_lines(node), [], "a choking peer is not a reason for a ban")
         self.assert_responsive(node)
@@ -381,7 +398,8 @@ class HostileLeechTest(e2e.NodeTestCase):
         node = self.downloader()
         self.get(node, torrent.path)
         self.assertGreaterEqual(fake.blocks_sent, 1, "the node never asked the hostile peer")
-        fake.wait_for(lambda f: f.chokes_sent >= 1, 10, "the choke in the middle of a piece")
+        fake.wait_for(lambda f: f.chokes_sent >= 2, 10, "two chokes in the middle of a piece")
+        self.report(fake)
         banned = self.banned_lines(node)
         self.assertEqual(banned, [], "nobody sent a wrong byte: nobody is banned")
         self.assertFalse(aria2c.exited(), "the honest seeder is still there")
@@ -414,12 +432,16 @@ class HostileLeechTest(e2e.NodeTestCase):
         sys.stderr.write(f"metadata_bad: {ban[0].strip()}\n")
         self.assertIn("does not match the info-hash", ban[0])
         self.assertEqual(huge.metadata_requests, 0, "the node asked for 100 MiB of metadata")
+        with tracker.lock:
+            tracker.silent.add(self.ip(3))
+            sys.stderr.write(f"the node announced the magnet with left={tracker.announced[torrent.v1]}\n")
         session, handle = self.libtorrent_seeder(torrent)
         handle.connect_peer(e2e.split_endpoint(node.listen))
         result = get.wait(GET_TIMEOUT_S)
         node.assert_alive()
         self.assertEqual(result.returncode, 0, f"peerlab get of the magnet failed: {result.stderr[-2000:]}")
         self.assertEqual(e2e.sha256_file(self.output()), self.expected, "sha256 of the downloaded file")
+        self.report(bad, huge)
         self.assertEqual(len(bad.ended), bad.handshakes, "the banned peer's connections were all closed")
         self.assert_responsive(node)
 
