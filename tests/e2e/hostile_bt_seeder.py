@@ -2,7 +2,9 @@
 mode, for the e2e tests of a downloading peerlab node (test_hostile_bt_leech):
 
   flood            pushes blocks nobody asked for, right after unchoking
-  wrong_length     answers the first request with a block one byte short
+  wrong_length     answers every request with a block one byte short
+  long_block       answers every request with a block one byte longer than
+                   any block may be (16 KiB + 1)
   bitfield_short   a bitfield one byte shorter than the piece count needs
   bitfield_spare   a bitfield of the right size with its spare bits set
   have_past_end    a full bitfield, then `have` for the piece after the last
@@ -36,7 +38,7 @@ OUR_METADATA_ID = 3  # ut_metadata, as our extension handshake names it
 HUGE_METADATA_BYTES = 100 * 1024 * 1024
 CHOKE_PAUSE_S = 0.3  # choke_mid_piece: how long each choke lasts
 
-MODES = ("flood", "wrong_length", "bitfield_short", "bitfield_spare", "have_past_end", "never_unchoke",
+MODES = ("flood", "wrong_length", "long_block", "bitfield_short", "bitfield_spare", "have_past_end", "never_unchoke",
          "choke_mid_piece", "metadata_bad", "metadata_huge")
 
 
@@ -241,6 +243,9 @@ class HostileSeeder:
         block = self._block(index, begin, length)
         if mode == "wrong_length":
             block = block[:-1]
+        elif mode == "long_block":
+            block = self._block(index, 0, BLOCK_BYTES + 1)
+            block += bytes(BLOCK_BYTES + 1 - len(block))
         elif mode == "choke_mid_piece":
             # Half of the first piece asked for, then a choke; a moment later
             # an unchoke, and the same again with the next piece asked for.

@@ -43,7 +43,7 @@ MiB = 1024 * KiB
 GET_TIMEOUT_S = 90
 CASE_BASE = {
     "test_unrequested_blocks_flood_is_closed": 10,
-    "test_block_of_the_wrong_length_is_closed": 20,
+    "test_blocks_of_the_wrong_length_are_closed": 20,
     "test_bad_bitfields_and_have_past_the_end_are_closed": 30,
     "test_a_peer_that_never_unchokes_does_not_stall_the_download": 40,
     "test_a_choke_in_the_middle_of_a_piece_sends_it_elsewhere": 50,
@@ -348,16 +348,21 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.assertLess(node.rss_kib(), 128 * 1024, "the node's resident memory")
         self.assert_responsive(node)
 
-    def test_block_of_the_wrong_length_is_closed(self):
+    def test_blocks_of_the_wrong_length_are_closed(self):
         self.source(8 * MiB + 999)
         torrent, tracker = self.tracked_torrent(64 * KiB)
-        fake = self.hostile("wrong_length", torrent, 4, tracker)
+        short = self.hostile("wrong_length", torrent, 4, tracker)
+        long = self.hostile("long_block", torrent, 5, tracker)
         self.aria2c_seeder(torrent, tracker)
         node = self.downloader()
         self.get(node, torrent.path)
-        fake.wait_for(lambda f: f.blocks_sent >= 1, 10, "a request to answer")
-        self.assert_closed_for(node, fake, "block of the wrong length")
-        self.report(fake)
+        for fake in (short, long):
+            fake.wait_for(lambda f: f.blocks_sent >= 1, 10, "a request to answer")
+        self.assert_closed_for(node, short, "block of the wrong length")
+        # Longer than any block we ask for: refused by the message decoder,
+        # from the length prefix, before the block is read.
+        self.assert_closed_for(node, long, "bad BitTorrent message")
+        self.report(short, long)
         self.assert_responsive(node)
 
     def test_bad_bitfields_and_have_past_the_end_are_closed(self):
