@@ -46,6 +46,7 @@ CASE_BASE = {
     "test_blocks_of_the_wrong_length_are_closed": 20,
     "test_bad_bitfields_and_have_past_the_end_are_closed": 30,
     "test_a_peer_that_never_unchokes_does_not_stall_the_download": 40,
+    "test_thirty_one_peers_that_never_unchoke_do_not_lock_the_honest_seeder_out": 80,
     "test_a_choke_in_the_middle_of_a_piece_sends_it_elsewhere": 50,
     "test_magnet_metadata_that_does_not_hash_is_banned_and_a_huge_one_refused": 60,
     "test_a_tracker_naming_2000_dead_peers_leaves_the_node_responsive": 70,
@@ -392,6 +393,26 @@ class HostileLeechTest(e2e.NodeTestCase):
         fake.wait_for(lambda f: f.interested >= 1, 10, "the node to say it is interested")
         self.report(fake)
         self.assertEqual(fake.requests, 0, "the node asked a peer that choked it for blocks")
+        self.assertEqual(self.banned_lines(node), [], "a choking peer is not a reason for a ban")
+        self.assert_responsive(node)
+
+    def test_thirty_one_peers_that_never_unchoke_do_not_lock_the_honest_seeder_out(self):
+        # FAILS (issue 19, found by this test): the node dials at most 30
+        # peers of a torrent (bt_settings::max_dialed_per_torrent) and counts
+        # a dial until its session ends; sessions that choke us forever never
+        # end (no turnover of useless peers), so with 31 of them listed before
+        # the honest seeder it is never dialed and `get` fails after 30 s:
+        # "no peer sent any of payload.bin for 30 s". src/peer/bt_seeder.cpp,
+        # dial_some(): `c.dialed < max_dialed_per_torrent` with nothing that
+        # closes a peer that has choked us while we were short of sources.
+        self.source(8 * MiB + 999)
+        torrent, tracker = self.tracked_torrent(64 * KiB)
+        fakes = [self.hostile("never_unchoke", torrent, 4 + i % 5, tracker) for i in range(31)]
+        self.aria2c_seeder(torrent, tracker)
+        node = self.downloader()
+        self.get(node, torrent.path)
+        connected = sum(1 for f in fakes if f.handshakes)
+        sys.stderr.write(f"{connected} of {len(fakes)} peers that never unchoke were connected\n")
         self.assertEqual(self.banned_lines(node), [], "a choking peer is not a reason for a ban")
         self.assert_responsive(node)
 
