@@ -47,6 +47,7 @@ CASE_BASE = {
     "test_bad_bitfields_and_have_past_the_end_are_closed": 30,
     "test_a_peer_that_never_unchokes_does_not_stall_the_download": 40,
     "test_thirty_one_peers_that_never_unchoke_do_not_lock_the_honest_seeder_out": 80,
+    "test_twelve_peers_that_never_unchoke_are_all_dialed_at_once": 90,
     "test_a_choke_in_the_middle_of_a_piece_sends_it_elsewhere": 50,
     "test_magnet_metadata_that_does_not_hash_is_banned_and_a_huge_one_refused": 60,
     "test_a_tracker_naming_2000_dead_peers_leaves_the_node_responsive": 70,
@@ -415,6 +416,39 @@ class HostileLeechTest(e2e.NodeTestCase):
         sys.stderr.write(f"{connected} of {len(fakes)} peers that never unchoke were connected\n")
         self.assertEqual(self.banned_lines(node), [], "a choking peer is not a reason for a ban")
         self.assert_responsive(node)
+
+    def test_twelve_peers_that_never_unchoke_are_all_dialed_at_once(self):
+        # FAILS (issue 19, found by this test): at most 8 dials are in flight
+        # (bt_settings::max_half_open), but a dial that connects frees its
+        # slot without dialing the next candidate: src/peer/bt_seeder.cpp,
+        # dial() calls dial_some() only once the session has ended. The other
+        # candidates wait for redial() (every bt_redial_interval, 5 s, and
+        # only while the download has no source at all). Here the 9th to 12th
+        # peers, and the honest seeder after them, are dialed 5-10 s late;
+        # with 29 such peers ahead of it, 20 s late.
+        self.source(8 * MiB + 999)
+        torrent, tracker = self.tracked_torrent(64 * KiB)
+        fakes = [self.hostile("never_unchoke", torrent, 4 + i % 5, tracker) for i in range(12)]
+        self.aria2c_seeder(torrent, tracker)
+        node = self.downloader()
+        started = time.monotonic()
+        get = self.cli_process(e2e.CliProcess(["get", torrent.path, "--dir", node.dir, "-o", self.output(),
+                                               "--quiet"]))
+
+        def all_dialed():
+            node.assert_alive()
+            return all(f.handshakes for f in fakes)
+
+        try:
+            # Loopback connects take microseconds: 3 s leaves room for a slow machine.
+            e2e.wait_until(all_dialed, 3, "the node to dial all 12 peers the tracker listed")
+        finally:
+            connected = sum(1 for f in fakes if f.handshakes)
+            sys.stderr.write(f"{connected} of 12 listed peers dialed after {time.monotonic() - started:.1f} s\n")
+        result = get.wait(GET_TIMEOUT_S)
+        node.assert_alive()
+        self.assertEqual(result.returncode, 0, f"peerlab get failed: {result.stderr[-2000:]}")
+        self.assertEqual(e2e.sha256_file(self.output()), self.expected, "sha256 of the downloaded file")
 
     def test_a_choke_in_the_middle_of_a_piece_sends_it_elsewhere(self):
         self.source(8 * MiB + 999)
