@@ -9,6 +9,8 @@ mode, for the e2e tests of a downloading peerlab node (test_hostile_bt_leech):
   bitfield_spare   a bitfield of the right size with its spare bits set
   have_past_end    a full bitfield, then `have` for the piece after the last
   never_unchoke    says it has everything, never lets us ask (keeps us interested)
+  choke_flap       after its bitfield, unchoke and choke FLAP_PAIRS times over
+                   (5 bytes each: cheap to send, each one a change of source)
   choke_mid_piece  sends half of a piece asked for, then chokes; unchokes a
                    moment later and does the same with the next piece asked for
   metadata_bad     (magnet) answers ut_metadata with bytes that do not hash
@@ -36,10 +38,11 @@ READ_TIMEOUT_S = 30
 FLOOD_BLOCKS = 1500  # more than the node drops before closing (1024 in a row)
 OUR_METADATA_ID = 3  # ut_metadata, as our extension handshake names it
 HUGE_METADATA_BYTES = 100 * 1024 * 1024
+FLAP_PAIRS = 200_000  # choke_flap: 2 MB of unchoke + choke
 CHOKE_PAUSE_S = 0.3  # choke_mid_piece: how long each choke lasts
 
 MODES = ("flood", "wrong_length", "long_block", "bitfield_short", "bitfield_spare", "have_past_end", "never_unchoke",
-         "choke_mid_piece", "metadata_bad", "metadata_huge")
+         "choke_flap", "choke_mid_piece", "metadata_bad", "metadata_huge")
 
 
 # ------------------------------------------------------------ bencoding
@@ -214,6 +217,12 @@ class HostileSeeder:
         else:
             self._send(sock, BITFIELD, self._bitfield())
             self._send(sock, UNCHOKE)
+        if mode == "choke_flap":
+            pair = struct.pack(">IB", 1, UNCHOKE) + struct.pack(">IB", 1, CHOKE)
+            for _ in range(FLAP_PAIRS // 1000):
+                sock.sendall(pair * 1000)
+                with self.lock:
+                    self.chokes_sent += 1000
         if mode == "flood":
             # Unaligned offsets: no request of the node's can ever match one.
             block = self._block(0, 1, BLOCK_BYTES)
@@ -238,7 +247,7 @@ class HostileSeeder:
         if index >= self.pieces or length == 0 or length > BLOCK_BYTES or begin + length > self.piece_bytes:
             raise ConnectionError("bad request")
         mode = self.mode
-        if mode in ("never_unchoke", "flood") or state["choked"]:
+        if mode in ("never_unchoke", "flood", "choke_flap") or state["choked"]:
             return  # a choked peer's requests are void; a flooder never answers
         block = self._block(index, begin, length)
         if mode == "wrong_length":
