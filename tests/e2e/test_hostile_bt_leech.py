@@ -25,7 +25,6 @@ seeder, 4... the hostile ones), and 127.0.35.200-250 for peers that do not
 exist. One ctest entry per case.
 """
 
-import hashlib
 import http.server
 import os
 import re
@@ -40,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bittorrent_clients as bt  # noqa: E402
 import hostile_bt_seeder as hostile  # noqa: E402
 import peerlab_e2e as e2e  # noqa: E402
-from test_bt_get import Torrent, hash_file, write_torrent  # noqa: E402
+from test_bt_get import hash_file, write_torrent  # noqa: E402
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -528,7 +527,7 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.assertEqual(huge.metadata_requests, 0, "the node asked for 100 MiB of metadata")
         with tracker.lock:
             tracker.silent.add(self.ip(3))
-            sys.stderr.write(f"the node announced the magnet with left={tracker.announced[torrent.v1]}\n")
+            sys.stderr.write(f"announces of the magnet, as the tracker saw them (ip, port): left = {tracker.announced[torrent.v1]}\n")
         session, handle = self.libtorrent_seeder(torrent)
         handle.connect_peer(e2e.split_endpoint(node.listen))
         result = get.wait(GET_TIMEOUT_S)
