@@ -527,7 +527,8 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.assertEqual(huge.metadata_requests, 0, "the node asked for 100 MiB of metadata")
         with tracker.lock:
             tracker.silent.add(self.ip(3))
-            sys.stderr.write(f"announces of the magnet, as the tracker saw them (ip, port): left = {tracker.announced[torrent.v1]}\n")
+            seen = tracker.announced[torrent.v1]
+            sys.stderr.write(f"announces of the magnet as the tracker saw them, (ip, port): left = {seen}\n")
         session, handle = self.libtorrent_seeder(torrent)
         handle.connect_peer(e2e.split_endpoint(node.listen))
         result = get.wait(GET_TIMEOUT_S)
