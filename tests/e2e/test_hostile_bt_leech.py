@@ -402,14 +402,11 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.assert_responsive(node)
 
     def test_thirty_one_peers_that_never_unchoke_do_not_lock_the_honest_seeder_out(self):
-        # FAILS (issue 19, found by this test): the node dials at most 30
-        # peers of a torrent (bt_settings::max_dialed_per_torrent) and counts
-        # a dial until its session ends; sessions that choke us forever never
-        # end (no turnover of useless peers), so with 31 of them listed before
-        # the honest seeder it is never dialed and `get` fails after 30 s:
-        # "no peer sent any of payload.bin for 30 s". src/peer/bt_seeder.cpp,
-        # dial_some(): `c.dialed < max_dialed_per_torrent` with nothing that
-        # closes a peer that has choked us while we were short of sources.
+        # Found by this test: the node dials at most 30 peers of a torrent
+        # (bt_settings::max_dialed_per_torrent), and sessions that choke us
+        # forever never ended, so the 32nd address was never dialed and `get`
+        # failed after 30 s. Now a dialed peer that gives and takes nothing
+        # for idle_peer_after makes room while others wait (bt_seeder::drop_idle).
         self.source(8 * MiB + 999)
         torrent, tracker = self.tracked_torrent(64 * KiB)
         fakes = [self.hostile("never_unchoke", torrent, 4 + i % 5, tracker) for i in range(31)]
@@ -422,14 +419,11 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.assert_responsive(node)
 
     def test_twelve_peers_that_never_unchoke_are_all_dialed_at_once(self):
-        # FAILS (issue 19, found by this test): at most 8 dials are in flight
-        # (bt_settings::max_half_open), but a dial that connects frees its
-        # slot without dialing the next candidate: src/peer/bt_seeder.cpp,
-        # dial() calls dial_some() only once the session has ended. The other
-        # candidates wait for redial() (every bt_redial_interval, 5 s, and
-        # only while the download has no source at all). Here the 9th to 12th
-        # peers, and the honest seeder after them, are dialed 5-10 s late;
-        # with 29 such peers ahead of it, 20 s late.
+        # Found by this test: at most 8 dials are in flight
+        # (bt_settings::max_half_open), and a dial that connected used to
+        # free its slot only when its session ended: the 9th to 12th peers,
+        # and the honest seeder after them, were dialed 5-10 s late. Now the
+        # next candidate is dialed as soon as a dial finishes (bt_seeder::dial).
         self.source(8 * MiB + 999)
         torrent, tracker = self.tracked_torrent(64 * KiB)
         fakes = [self.hostile("never_unchoke", torrent, 4 + i % 5, tracker) for i in range(12)]
