@@ -29,6 +29,8 @@ class bt_download_events {
   // A magnet's info dictionary, proven by its info-hash.
   virtual void bt_metadata(const protocol::bt::sha1_digest& wire_id,
                            std::vector<std::uint8_t> info) = 0;
+  // The answer to a hash request of a magnet's session (values empty: refused).
+  virtual void bt_hashes(bt_session& s, protocol::bt::hashes h) = 0;
 };
 
 }  // namespace peerlab::peer

@@ -255,6 +255,13 @@ bool bt_seeder::is_banned(const protocol::endpoint& peer) {
   return false;
 }
 
+std::vector<bt_session*> bt_seeder::sessions_asking(const bt::sha1_digest& wire_id) const {
+  std::vector<bt_session*> out;
+  for (const auto& [key, s] : sessions_)
+    if (s->fetching_metadata() && s->wire_id() == wire_id && s->conn()->is_open()) out.push_back(s);
+  return out;
+}
+
 std::vector<bt_session*> bt_seeder::sessions_for(const protocol::content_id& id) const {
   std::vector<bt_session*> out;
   for (const auto& [key, s] : sessions_)

@@ -90,6 +90,8 @@ class bt_seeder {
   void metadata_done(const protocol::bt::sha1_digest& wire_id);
   // Closes the session and refuses its address for a while.
   void ban(bt_session& s, const std::string& why);
+  // The sessions fetching the metadata of this magnet (past their handshake).
+  std::vector<bt_session*> sessions_asking(const protocol::bt::sha1_digest& wire_id) const;
   // The sessions (past their handshake) for content `id`.
   std::vector<bt_session*> sessions_for(const protocol::content_id& id) const;
 

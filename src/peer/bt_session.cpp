@@ -24,7 +24,7 @@ bt::wire_limits session_limits() {
   l.max_block_bytes = bt::block_bytes;
   l.max_bitfield_bytes = bt::max_pieces / 8 + 1;
   l.max_extended_bytes = 64 * 1024;
-  l.max_hashes = 64;
+  l.max_hashes = 512 + 64;  // a piece layer is asked for 512 hashes at a time
   return l;
 }
 

@@ -94,6 +94,11 @@ class bt_session final : public upload_sink, public chunk_source {
   bool asking_metadata() const { return !metadata_.empty(); }
   // Asks it for the metadata it offered, if it did; false if it cannot.
   bool ask_metadata();
+  // A v2 magnet's metadata is in, without the piece layer (BEP 52): asks
+  // for `count` hashes of the layer `base` levels above the 16 KiB blocks
+  // of the tree whose root is `root`, from `index` (one hash request).
+  void ask_hashes(const protocol::bt::sha256_digest& root, std::uint32_t base, std::uint32_t index,
+                  std::uint32_t count);
   const protocol::bt::sha1_digest& wire_id() const { return wire_id_; }
 
  private:

@@ -21,6 +21,15 @@ constexpr std::size_t max_early_messages = 4096;
 
 bool bt_session::on_magnet_message(bt::message& m) {
   if (const auto* q = std::get_if<bt::extended>(&m)) return on_extended(*q);
+  if (auto* h = std::get_if<bt::hashes>(&m)) {
+    if (owner_.events_) owner_.events_->bt_hashes(*this, std::move(*h));
+    return true;
+  }
+  if (const auto* r = std::get_if<bt::hash_reject>(&m)) {
+    if (owner_.events_)
+      owner_.events_->bt_hashes(*this, bt::hashes{r->root, r->base, r->index, r->count, 0, {}});
+    return true;
+  }
   if (std::holds_alternative<bt::have>(m) || std::holds_alternative<bt::bitfield>(m) ||
       std::holds_alternative<bt::have_all>(m) || std::holds_alternative<bt::have_none>(m)) {
     if (their_pieces_early_.size() >= max_early_messages) {
@@ -81,6 +90,11 @@ void bt_session::on_metadata_data(const bt::extended& m) {
   }
   if (owner_.events_) owner_.events_->bt_metadata(wire_id_, std::move(metadata_));
   metadata_.clear();
+}
+
+void bt_session::ask_hashes(const bt::sha256_digest& root, std::uint32_t base, std::uint32_t index,
+                            std::uint32_t count) {
+  if (conn_->is_open()) write(bt::hash_request{root, base, index, count, 0});
 }
 
 void bt_session::adopt() {

@@ -187,6 +187,9 @@ class swarm final : private bt_download_events {
   void bt_rejected(bt_session& s, std::uint32_t piece) override;
   void bt_metadata(const protocol::bt::sha1_digest& wire_id,
                    std::vector<std::uint8_t> info) override;
+  void bt_hashes(bt_session& s, protocol::bt::hashes h) override;
+  void ask_piece_layer(const protocol::bt::sha1_digest& wire_id);
+  void start_magnet(const protocol::bt::sha1_digest& wire_id);
   // The id a transfer is known by now (a magnet's stand-in names the real one).
   protocol::content_id current_id(const protocol::content_id& id) const;
 
@@ -255,6 +258,12 @@ class swarm final : private bt_download_events {
   struct magnet_wait {
     protocol::content_id id;  // what the download waits under
     std::vector<std::string> trackers;
+    std::optional<protocol::bt::torrent_info> torrent;  // its metadata, once in
+    // A v2 torrent's piece layer, as it comes (BEP 52 hash requests).
+    std::vector<protocol::bt::sha256_digest> layer;
+    std::size_t layer_missing = 0;
+    std::optional<std::uint64_t> layer_from;  // the session asked
+    std::set<std::uint64_t> layer_asked;      // sessions asked so far
   };
   std::map<protocol::bt::sha1_digest, magnet_wait> magnets_;      // metadata not yet here
   std::map<protocol::content_id, protocol::content_id> renamed_;  // stand-in -> real id

@@ -43,7 +43,7 @@ result<content_id> swarm::get_magnet(const std::string& uri, const fs::path& out
   d->directory = directory;
   d->manifest_from = 0;  // no peerlab peer is asked: the metadata comes over BitTorrent
   d->manifest_asked = std::chrono::steady_clock::now();
-  magnets_[wire_id] = {id, m->trackers};
+  magnets_[wire_id] = {id, m->trackers, {}, {}, 0, {}, {}};
   bt_.want_metadata(wire_id);
   start_trackers(id, wire_id, m->trackers);
   tick_.cancel();
@@ -52,32 +52,95 @@ result<content_id> swarm::get_magnet(const std::string& uri, const fs::path& out
 
 void swarm::bt_metadata(const bt::sha1_digest& wire_id, std::vector<std::uint8_t> info) {
   const auto magnet = magnets_.find(wire_id);
-  if (magnet == magnets_.end()) return;  // a second copy, or given up
-  const auto [stand_in, trackers] = magnet->second;
-  magnets_.erase(magnet);
-  const auto it = downloads_.find(stand_in);
+  if (magnet == magnets_.end() || magnet->second.torrent) return;  // a second copy, or given up
+  const auto it = downloads_.find(magnet->second.id);
   if (it == downloads_.end() || it->second->state() != download_state::manifest) {
+    magnets_.erase(magnet);
     bt_.metadata_done(wire_id);
     return;
   }
-  auto d = it->second;
   auto parsed = bt::parse_info_dict(info);
   std::string problem;
   if (!parsed) {
     problem = "the magnet's metadata is not a valid info dictionary: " + parsed.error_message();
   } else if (parsed->multi_file) {
     problem = "multi-file torrents are not supported yet";
-  } else if (parsed->v1_pieces.empty() && !parsed->piece_layers_complete) {
-    problem = "a v2-only magnet needs its piece layers (BEP 52 hash requests), not supported yet";
   }
-  if (!problem.empty()) {
-    bt_.metadata_done(wire_id);
-    return fail(*d, problem);
-  }
-  parsed->trackers = trackers;
-  const auto id = torrent_content_id(*parsed);
-  log_line(log_level::info) << "metadata of " << d->name << " received ("
+  if (!problem.empty()) return fail(*it->second, problem);  // (fail forgets the magnet)
+  log_line(log_level::info) << "metadata of " << it->second->name << " received ("
                             << parsed->info_bytes.size() << " bytes)";
+  parsed->trackers = magnet->second.trackers;
+  magnet->second.torrent = std::move(*parsed);
+  // A v2 torrent's pieces are checked against its piece layer, which an
+  // info dictionary does not carry: asked of the peers first (BEP 52).
+  if (magnet->second.torrent->v1_pieces.empty() && !magnet->second.torrent->piece_layers_complete)
+    return ask_piece_layer(wire_id);
+  start_magnet(wire_id);
+}
+
+// The piece layer of a v2 magnet's file, 512 hashes per request, asked of
+// one session at a time (another when one refuses or lies).
+void swarm::ask_piece_layer(const bt::sha1_digest& wire_id) {
+  auto& m = magnets_.at(wire_id);
+  const auto& t = *m.torrent;
+  const bt::piece_layout layout{t.files[0].length, t.piece_length};
+  const auto pieces = static_cast<std::uint32_t>(layout.piece_count());
+  m.layer.assign(pieces, {});
+  m.layer_missing = pieces;
+  for (auto* s : bt_.sessions_asking(wire_id)) {
+    if (m.layer_asked.contains(s->key())) continue;
+    m.layer_asked.insert(s->key());
+    m.layer_from = s->key();
+    const auto count =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(512, bt::merkle_width(pieces)));
+    for (std::uint32_t index = 0; index < pieces; index += count)
+      s->ask_hashes(*t.files[0].pieces_root, bt::log2_exact(layout.blocks_per_piece()), index,
+                    count);
+    return;
+  }
+  m.layer_from.reset();  // nobody (left) to ask: peers that come later are
+}
+
+void swarm::bt_hashes(bt_session& s, bt::hashes h) {
+  const auto it = magnets_.find(s.wire_id());
+  if (it == magnets_.end() || !it->second.torrent || it->second.layer_from != s.key()) return;
+  auto& m = it->second;
+  const auto& file = m.torrent->files[0];
+  const bt::piece_layout layout{file.length, m.torrent->piece_length};
+  const auto pieces = m.layer.size();
+  if (h.root != *file.pieces_root || h.base != bt::log2_exact(layout.blocks_per_piece()) ||
+      h.values.size() < h.count || h.index >= pieces) {
+    if (h.values.empty()) return ask_piece_layer(s.wire_id());  // refused: someone else
+    return bt_.ban(s, "sent hashes that were not asked for");
+  }
+  for (std::uint32_t i = 0; i < h.count && h.index + i < pieces; ++i) {
+    if (m.layer[h.index + i] == bt::sha256_digest{}) --m.layer_missing;
+    m.layer[h.index + i] = h.values[i];
+  }
+  if (m.layer_missing > 0) return;
+  // Proven by the root the info dictionary names (the info-hash proved that).
+  const auto pad = bt::merkle_pad(bt::log2_exact(layout.blocks_per_piece()));
+  if (bt::merkle_root(m.layer, bt::merkle_width(pieces), pad) != *file.pieces_root) {
+    bt_.ban(s, "sent a piece layer that does not hash to the pieces root");
+    return ask_piece_layer(s.wire_id());
+  }
+  m.torrent->files[0].piece_layer = std::move(m.layer);
+  m.torrent->piece_layers_complete = true;
+  start_magnet(s.wire_id());
+}
+
+// The magnet's torrent is whole: its download begins (under its real id).
+void swarm::start_magnet(const bt::sha1_digest& wire_id) {
+  auto node = magnets_.extract(wire_id);
+  const auto stand_in = node.mapped().id;
+  auto t = std::move(*node.mapped().torrent);
+  const auto it = downloads_.find(stand_in);
+  if (it == downloads_.end() || it->second->state() != download_state::manifest) {
+    bt_.metadata_done(wire_id);
+    return;
+  }
+  auto d = it->second;
+  const auto id = torrent_content_id(t);
   if (id != stand_in) {
     // The real id takes over; the stand-in keeps naming it for the API.
     auto real = std::make_shared<download>(id, settings_.download);
@@ -87,17 +150,17 @@ void swarm::bt_metadata(const bt::sha1_digest& wire_id, std::vector<std::uint8_t
     downloads_.erase(it);
     downloads_[id] = real;
     renamed_[stand_in] = id;
-    if (auto t = trackers_.extract(stand_in)) {
-      t.key() = id;
-      trackers_.insert(std::move(t));
+    if (auto tracker = trackers_.extract(stand_in)) {
+      tracker.key() = id;
+      trackers_.insert(std::move(tracker));
     }
     d = real;
   }
-  d->name = parsed->name;
-  d->size = parsed->total_size;
-  if (d->output.empty()) d->output = d->directory / parsed->name;
+  d->name = t.name;
+  d->size = t.total_size;
+  if (d->output.empty()) d->output = d->directory / t.name;
   d->manifest_from = 0;
-  auto beginning = begin_torrent(d, std::move(*parsed));
+  auto beginning = begin_torrent(d, std::move(t));
   asio::co_spawn(io_, std::move(beginning), asio::detached);
 }
 

@@ -53,6 +53,14 @@ asio::awaitable<void> swarm::maintenance_loop() {
         }
       }
     }
+    // A v2 magnet whose piece layer nobody is asked for (the session asked
+    // went away): someone else is.
+    for (const auto& [wire_id, m] : magnets_) {
+      if (m.torrent && m.layer_missing > 0 && (!m.layer_from || !bt_.session(*m.layer_from))) {
+        ask_piece_layer(wire_id);
+        break;  // (it may change magnets_ no more than this one entry)
+      }
+    }
     fill_all();
     if (now - last_file_check >= settings_.file_check_interval) {
       last_file_check = now;

@@ -49,6 +49,7 @@ CASE_BASE = {
     "test_killed_half_way_then_restarted_resumes_without_fetching_a_piece_twice": 70,
     "test_mixed_swarm_libtorrent_two_peerlab_nodes_two_aria2c": 80,
     "test_transmission_seeds_a_v1_torrent_on_a_namespace_lan": 90,  # unused: it runs in namespaces
+    "test_magnet_link_of_a_v2_torrent_whose_only_seeder_is_libtorrent": 110,
 }
 
 
@@ -305,6 +306,11 @@ class BitTorrentGetTest(e2e.NodeTestCase):
         # The info dictionary a hybrid's magnet brings has no piece layers:
         # v1's SHA-1 pieces can check it, or BEP 52 hash requests fetch them.
         self.fetch_magnets("hybrid", ["btih", "btmh"])
+
+    def test_magnet_link_of_a_v2_torrent_whose_only_seeder_is_libtorrent(self):
+        # Nothing but the merkle tree checks a v2 torrent's pieces: the piece
+        # layer comes by BEP 52 hash requests, proven by the pieces root.
+        self.fetch_magnets("v2", ["btmh"])
 
     def test_another_nodes_announce_is_the_tracker(self):
         self.source(6 * MiB + 5)
