@@ -170,6 +170,8 @@ class bt_session final : public upload_sink, public chunk_source {
   bool choking_us_ = true;
   bool source_ = false;
   std::chrono::steady_clock::time_point last_useful_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point choke_window_start_{};
+  std::size_t chokes_in_window_ = 0;
   std::size_t their_queue_ = 250;  // block requests they take at once (their reqq)
   std::map<std::uint32_t, incoming_piece> incoming_;
   std::deque<protocol::bt::request> unsent_;                 // block requests waiting for room

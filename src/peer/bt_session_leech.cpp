@@ -20,6 +20,9 @@ constexpr std::size_t max_blocks_in_flight = 128;
 // Unrequested blocks (late after a cancel, or a peer that pushes data) we
 // drop before deciding the peer is wasting our bandwidth on purpose.
 constexpr std::size_t max_unasked_blocks = 1024;
+// Choke / unchoke changes a peer may make in 10 s (a real client's choker
+// changes its mind every 10 s or so).
+constexpr std::size_t max_choke_changes_per_10s = 100;
 }  // namespace
 
 bool bt_session::leeching() const {
@@ -93,6 +96,18 @@ void bt_session::update_source() {
 
 void bt_session::on_choked_by_them(bool choked) {
   if (choked == choking_us_) return;
+  // Each change re-plans the download's requests: a peer flapping between
+  // choke and unchoke would keep us busy doing just that.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - choke_window_start_ > std::chrono::seconds(10)) {
+    choke_window_start_ = now;
+    chokes_in_window_ = 0;
+  }
+  if (++chokes_in_window_ > max_choke_changes_per_10s) {
+    conn_->close("choked and unchoked us more than " + std::to_string(max_choke_changes_per_10s) +
+                 " times in 10 s");
+    return;
+  }
   choking_us_ = choked;
   // Choked, the requests we made are void (BEP 6 peers say so piece by
   // piece; others do not): the download asks again, here or elsewhere.

@@ -29,6 +29,10 @@ import urllib.request
 
 PEERLAB = os.environ.get("PEERLAB_BIN", "")
 
+# An ASan/UBSan build (set by tests/e2e/CMakeLists.txt): its resident memory
+# is mostly the sanitizer's, so absolute memory bounds are not checked there.
+SANITIZED = os.environ.get("PEERLAB_SANITIZED") == "1"
+
 # Multiplies every deadline; set PEERLAB_E2E_TIME_SCALE=3 on a very slow machine.
 TIME_SCALE = float(os.environ.get("PEERLAB_E2E_TIME_SCALE", "1"))
 

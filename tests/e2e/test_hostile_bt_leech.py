@@ -351,7 +351,8 @@ class HostileLeechTest(e2e.NodeTestCase):
         sys.stderr.write(f"node RSS after the flood: {node.rss_kib() // 1024} MiB\n")
         # A loose bound: 1 500 blocks of 16 KiB (24 MiB) pushed must not have
         # been kept (the node's baseline is a few MiB, plus an 8 MiB download).
-        self.assertLess(node.rss_kib(), 128 * 1024, "the node's resident memory")
+        if not e2e.SANITIZED:  # (a sanitizer's shadow and quarantine are not the node's)
+            self.assertLess(node.rss_kib(), 128 * 1024, "the node's resident memory")
         self.assert_responsive(node)
 
     def test_blocks_of_the_wrong_length_are_closed(self):
@@ -471,10 +472,10 @@ class HostileLeechTest(e2e.NodeTestCase):
     def test_a_peer_flapping_unchoke_and_choke_is_let_go(self):
         # 200 000 unchoke + choke pairs (2 MB) sent without reading: every
         # unchoke makes the node ask for blocks again, every choke drops them.
-        # Its output to this peer is bounded (closed once 8 MiB wait unread);
-        # the honest download completes. Measured, not asserted: the slowest
-        # GET /api/status meanwhile (about 1.2 s on 2 busy cores, 3.4 s with
-        # three such peers: some microseconds of work per message).
+        # Such a peer is closed after 100 changes in 10 s (before that limit,
+        # only once 8 MiB of our requests waited unread, and GET /api/status
+        # took up to 1.2 s meanwhile, 5 s under ASan); the honest download
+        # completes. Measured, not asserted: the slowest GET /api/status.
         self.source(8 * MiB + 999)
         torrent, tracker = self.tracked_torrent(64 * KiB)
         fake = self.hostile("choke_flap", torrent, 4, tracker)
@@ -494,7 +495,8 @@ class HostileLeechTest(e2e.NodeTestCase):
         self.report(fake)
         sys.stderr.write(f"slowest GET /api/status during the download: {slowest * 1000:.0f} ms\n")
         self.assert_closed_for(node, fake, ".")
-        self.assertLess(node.rss_kib(), 128 * 1024, "the node's resident memory")
+        if not e2e.SANITIZED:  # (a sanitizer's shadow and quarantine are not the node's)
+            self.assertLess(node.rss_kib(), 128 * 1024, "the node's resident memory")
         self.assert_responsive(node)
 
     def test_magnet_metadata_that_does_not_hash_is_banned_and_a_huge_one_refused(self):
