@@ -200,6 +200,9 @@ class swarm final : private bt_download_events {
   void on_reject(peer& p, const protocol::reject& m);
   asio::awaitable<void> receive_chunk(std::uint64_t from, protocol::chunk m);
 
+  // The download of `id` for a new get: a fresh one, or the failed one
+  // restarted; nullptr if one is under way (the get joins it).
+  std::shared_ptr<download> new_attempt(const protocol::content_id& id);
   void ask_manifest(download& d);
   asio::awaitable<void> begin_download(std::shared_ptr<download> d, protocol::manifest m);
   void start_requests(download& d, protocol::manifest m);

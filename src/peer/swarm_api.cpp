@@ -81,18 +81,24 @@ result<content_id> swarm::get(const std::string& text, const fs::path& output,
     }
     return error{"this node already has it at " + item->path.string()};
   }
-  auto& d = downloads_[*id];
-  if (d && d->state() != download_state::failed) return *id;  // under way: join it
-  if (d) {
-    d->restart();  // its requests still out are remembered: their chunks are welcome
-  } else {
-    d = std::make_shared<download>(*id, settings_.download);
-  }
+  const auto d = new_attempt(*id);
+  if (!d) return *id;  // under way: join it
   d->output = output.empty() ? fs::path() : fs::absolute(output);
   d->directory = directory;
   ask_manifest(*d);
   tick_.cancel();  // the maintenance loop may be sleeping long: it has work now
   return *id;
+}
+
+std::shared_ptr<download> swarm::new_attempt(const content_id& id) {
+  auto& d = downloads_[id];
+  if (d && d->state() != download_state::failed) return nullptr;
+  if (d) {
+    d->restart();  // its requests still out are remembered: their chunks are welcome
+  } else {
+    d = std::make_shared<download>(id, settings_.download);
+  }
+  return d;
 }
 
 transfer_info swarm::info_of(const download& d) const {

@@ -30,13 +30,8 @@ result<content_id> swarm::get_magnet(const std::string& uri, const fs::path& out
   // The v2 info-hash is the SHA-256 of the info dictionary: the content id.
   // A v1 magnet's is unknown yet: a stand-in, derived from its info-hash.
   const auto id = m->hashes.v2 ? *m->hashes.v2 : protocol::sha256(wire_id);
-  auto& d = downloads_[id];
-  if (d && d->state() != download_state::failed) return id;  // under way: join it
-  if (d) {
-    d->restart();
-  } else {
-    d = std::make_shared<download>(id, settings_.download);
-  }
+  const auto d = new_attempt(id);
+  if (!d) return id;  // under way: join it
   d->name = m->name.empty() ? protocol::to_hex(wire_id) : m->name;
   d->size = m->size.value_or(0);
   d->output = output.empty() ? fs::path() : fs::absolute(output);

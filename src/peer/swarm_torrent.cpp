@@ -54,13 +54,8 @@ asio::awaitable<result<content_id>> swarm::get_torrent(fs::path torrent_file, fs
     if (output.empty() || fs::absolute(output) == item->path) co_return id;
     co_return error{"this node already has it at " + item->path.string()};
   }
-  auto& d = downloads_[id];
-  if (d && d->state() != download_state::failed) co_return id;  // under way: join it
-  if (d) {
-    d->restart();
-  } else {
-    d = std::make_shared<download>(id, settings_.download);
-  }
+  const auto d = new_attempt(id);
+  if (!d) co_return id;  // under way: join it
   d->name = parsed->name;
   d->size = parsed->total_size;
   d->output = output.empty() ? directory / parsed->name : fs::absolute(output);
