@@ -36,7 +36,6 @@ std::vector<std::uint8_t> buffer_recycler::take(std::size_t bytes) {
 void buffer_recycler::give(std::vector<std::uint8_t>&& b) {
   if (kept_.size() >= max_buffers_ || kept_bytes_ + b.capacity() > max_bytes_ || b.capacity() == 0)
     return;
-  b.clear();
   kept_bytes_ += b.capacity();
   kept_.push_back(std::move(b));
 }
@@ -93,10 +92,15 @@ result<std::optional<std::vector<std::uint8_t>>> frame_decoder::next() {
           buffer_.begin() + static_cast<std::ptrdiff_t>(consumed_ + frame_header_bytes);
       // Grown only as bytes arrive (direct_space), never to the length
       // claimed: a header announcing 4 MiB costs one step, not 4 MiB.
+      // A recycled buffer keeps its size: the window opens over memory that
+      // is mapped already, without zero-filling what is about to be
+      // overwritten (resizing down fills nothing).
       if (recycler_) large_ = recycler_->take(length);
-      large_.assign(begin, buffer_.end());
+      const auto first = static_cast<std::size_t>(buffer_.end() - begin);
+      large_.resize(std::clamp(large_.size(), first, std::size_t{length}));
+      std::copy(begin, buffer_.end(), large_.begin());
       large_length_ = length;
-      large_filled_ = large_.size();
+      large_filled_ = first;
       buffer_.clear();
       consumed_ = 0;
     }

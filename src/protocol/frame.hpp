@@ -38,8 +38,9 @@ class buffer_recycler {
   buffer_recycler(std::size_t max_buffers = 8, std::size_t max_bytes = 4 * 1024 * 1024)
       : max_buffers_(max_buffers), max_bytes_(max_bytes) {}
 
-  // An empty buffer with room for `bytes` (and not more than twice that),
-  // if one is kept; otherwise an empty one with no room.
+  // A buffer with room for `bytes` (and not more than twice that), if one is
+  // kept; otherwise an empty one with no room. A kept buffer keeps the size
+  // and the (stale) bytes it was given with: the caller overwrites them.
   std::vector<std::uint8_t> take(std::size_t bytes);
   // Keeps `b` for later if there is room; otherwise it is freed.
   void give(std::vector<std::uint8_t>&& b);
