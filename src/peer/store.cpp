@@ -418,4 +418,11 @@ void store::remove(const protocol::content_id& id) {
   fs::remove(torrent_path(id), ignored);
 }
 
+std::uint64_t content::bytes_held() const {
+  std::uint64_t held = 0;
+  for (std::size_t i = 0; i < have.size(); ++i)
+    if (have.has(i)) held += manifest.chunk_length(i);
+  return held;
+}
+
 }  // namespace peerlab::peer

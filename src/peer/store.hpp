@@ -68,6 +68,8 @@ struct content {
   fs::path partial_path() const { return path.string() + ".peerlab-partial"; }
   // The manifest's SHA-256, or the torrent's hash for that piece (store_torrent.cpp).
   chunk_check check(std::size_t index) const;
+  // The bytes of the chunks it holds (verified).
+  std::uint64_t bytes_held() const;
 };
 
 // What hashing a file to share it gives.

@@ -118,9 +118,7 @@ transfer_info swarm::info_of(const download& d) const {
   const bool complete = d.state() == download_state::complete;
   if (item) {
     t.chunks_done = item->have.count();
-    for (std::size_t i = 0; i < item->have.size(); ++i) {
-      if (item->have.has(i)) t.bytes_done += d.manifest().chunk_length(i);
-    }
+    t.bytes_done = item->bytes_held();
   }
   if (complete) {
     t.chunks_done = t.chunks_total;

@@ -112,11 +112,8 @@ void swarm::start_trackers(const content_id& id, const bt::sha1_digest& wire_id,
   auto numbers = [this, id] {
     announce_numbers n;  // a magnet's, before its metadata: how much is left is unknown
     if (const auto* c = store_.find(current_id(id))) {
-      std::uint64_t have = 0;
-      for (std::size_t i = 0; i < c->have.size(); ++i)
-        if (c->have.has(i)) have += c->manifest.chunk_length(i);
-      n.left = c->manifest.size - have;
-      n.downloaded = have;
+      n.downloaded = c->bytes_held();
+      n.left = c->manifest.size - n.downloaded;
     }
     return n;
   };

@@ -42,7 +42,8 @@ std::uint32_t transaction_of(const bt::udp_response& r) {
 struct no_answer {};
 using asked = std::variant<no_answer, bt::udp_response, std::string>;  // string: an error
 
-// Sends one datagram and waits `wait` for the answer with `transaction`.
+// Sends one datagram and waits `wait` for the answer with `transaction`; a
+// tracker's error answer comes back as the error string.
 asio::awaitable<asked> ask(asio::ip::udp::socket& socket, const asio::ip::udp::endpoint& tracker,
                            std::span<const std::uint8_t> datagram, std::uint32_t transaction,
                            clock::duration wait) {
@@ -67,6 +68,8 @@ asio::awaitable<asked> ask(asio::ip::udp::socket& socket, const asio::ip::udp::e
     if (from != tracker) continue;  // anyone can send us a datagram
     auto parsed = bt::parse_udp_response({buffer.data(), std::get<0>(winner)}, family);
     if (!parsed || transaction_of(*parsed) != transaction) continue;
+    if (const auto* refused = std::get_if<bt::udp_error>(&*parsed))
+      co_return asked{"tracker: " + refused->message};
     co_return asked{std::move(*parsed)};
   }
   co_return asked{no_answer{}};
@@ -107,11 +110,8 @@ asio::awaitable<announce_outcome> udp_announce(bt::tracker_url url, bt::announce
         continue;
       }
       if (auto* e = std::get_if<std::string>(&answer)) co_return failure(*e);
-      const auto& r = std::get<bt::udp_response>(answer);
-      if (const auto* refused = std::get_if<bt::udp_error>(&r)) {
-        co_return failure("tracker: " + refused->message);
-      }
-      const auto* connected = std::get_if<bt::udp_connect_response>(&r);
+      const auto* connected =
+          std::get_if<bt::udp_connect_response>(&std::get<bt::udp_response>(answer));
       if (!connected) co_return failure("udp tracker answered connect with an announce");
       connection = {connected->connection_id, clock::now() + connection_id_lifetime};
     }
@@ -122,13 +122,12 @@ asio::awaitable<announce_outcome> udp_announce(bt::tracker_url url, bt::announce
       ++attempt;
       continue;
     }
-    if (auto* e = std::get_if<std::string>(&answer)) co_return failure(*e);
-    const auto& r = std::get<bt::udp_response>(answer);
-    if (const auto* refused = std::get_if<bt::udp_error>(&r)) {
+    if (auto* e = std::get_if<std::string>(&answer)) {
       connection = {};  // perhaps our connection id was the problem: a new one next time
-      co_return failure("tracker: " + refused->message);
+      co_return failure(*e);
     }
-    const auto* announced = std::get_if<bt::udp_announce_response>(&r);
+    const auto* announced =
+        std::get_if<bt::udp_announce_response>(&std::get<bt::udp_response>(answer));
     if (!announced) co_return failure("udp tracker answered announce with a connect");
     announce_outcome out;
     out.response.interval = announced->interval;
