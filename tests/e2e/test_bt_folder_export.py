@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bittorrent_clients as bt  # noqa: E402
 import peerlab_e2e as e2e  # noqa: E402
 
-NODE_IPS = {"export": "127.0.37.1", "recheck": "127.0.37.2"}
+NODE_IPS = {"export": "127.0.37.1", "recheck": "127.0.37.2", "rehash": "127.0.37.3"}
 CLIENT_IP = "127.0.37.11"
 FORMATS = ("v1", "v2", "hybrid")
 
@@ -126,6 +126,30 @@ class FolderExportTest(e2e.NodeTestCase):
             status = bt.lt_wait_seeding(handle, 30)
             self.assertEqual(status.num_pieces, params.ti.num_pieces(), fmt)
             session.remove_torrent(handle)
+
+    def test_rehash_lazily_without_saved_hashes_and_keep_those_of_unchanged_files(self):
+        import libtorrent as lt
+
+        _, first = self.torrent("hybrid")
+        # As an older version left it: no folders/ID.bt. Hashed when asked for.
+        self.node.stop()
+        os.remove(os.path.join(self.node.dir, "folders", self.folder_id + ".bt"))
+        self.node.start()
+        self.assertIsNone(self.node.file_entry(self.folder_id)["bittorrent"])
+        _, again = self.torrent("hybrid")
+        self.assertEqual((again["btih"], again["btmh"]), (first["btih"], first["btmh"]))
+        self.assertIn("for BitTorrent", self.node.log())
+        self.assertTrue(os.path.exists(os.path.join(self.node.dir, "folders", self.folder_id + ".bt")))
+        # One more file: shared anew, only it is read; the torrent still checks out.
+        e2e.write_random_file(os.path.join(self.folder, "notes", "late.txt"), 3000)
+        self.folder_id = self.node.share(self.folder)
+        self.assertIn(f"({len(FILES) + 1} files, 1 hashed now)", self.node.log())
+        path, _ = self.torrent("hybrid")
+        session = bt.lt_session(CLIENT_IP)
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(path)
+        params.save_path = self.tmp
+        bt.lt_wait_seeding(session.add_torrent(params), 30)
 
 
 if __name__ == "__main__":
