@@ -310,5 +310,53 @@ TEST(MultiTorrent, FolderHashesRoundTripThroughTheirFile) {
   EXPECT_TRUE((*h.info_hashes)[static_cast<std::size_t>(torrent_format::hybrid)].v2);
 }
 
+TEST(MultiTorrent, FolderTorrentMapsItsPieceSpaceToTheFilesOnDisk) {
+  // What a multi-file seeder serves: every file and pad with its offset, and
+  // where the file is (no disk is read to build it).
+  peer::folder_record r;
+  r.manifest.name = "notes";
+  const auto a = pattern(40'000, 1), b = pattern(7, 2);
+  r.manifest.entries = {{folder_entry_kind::file, "sub/a.bin", a.size(), {}},
+                        {folder_entry_kind::empty_directory, "sub/empty", 0, {}},
+                        {folder_entry_kind::file, "sub.txt", b.size(), {}}};
+  r.root = "/srv/notes";
+  r.shared = r.complete = true;
+  r.stamps = {peer::file_stamp{a.size(), 1, 2, 3}, std::nullopt,
+              peer::file_stamp{b.size(), 4, 5, 6}};
+  auto h = std::make_shared<peer::folder_bt_hashes>();
+  h->piece_length = peer::folder_piece_length(r.manifest);
+  EXPECT_EQ(h->piece_length, min_piece_bytes);  // tiny files: pads kept small
+  h->files.resize(3);
+  h->files[0] = *hash_file_aligned({a.size(), h->piece_length}, a);
+  h->files[2] = *hash_file_aligned({b.size(), h->piece_length}, b);
+  EXPECT_FALSE(peer::make_folder_torrent(r, torrent_format::hybrid, "").ok());  // no hashes yet
+  r.bt = h;
+  const auto t = peer::make_folder_torrent(r, torrent_format::hybrid, "http://t/announce");
+  ASSERT_TRUE(t.ok()) << t.error_message();
+  // sub/a.bin: 3 pieces of 16 KiB (the last padded), then sub.txt, last, unpadded.
+  ASSERT_EQ(t->files.size(), 3u);
+  EXPECT_EQ(t->files[0].path, (std::vector<std::string>{"sub", "a.bin"}));
+  EXPECT_EQ(t->files[0].disk_path, std::filesystem::path("/srv/notes/sub/a.bin"));
+  EXPECT_EQ(t->files[0].entry, 0u);
+  EXPECT_EQ(t->files[0].stamp, r.stamps[0]);
+  EXPECT_TRUE(t->files[1].pad);
+  EXPECT_EQ(t->files[1].offset, 40'000u);
+  EXPECT_EQ(t->files[1].length, 3u * 16384 - 40'000);
+  EXPECT_TRUE(t->files[1].disk_path.empty());
+  EXPECT_EQ(t->files[2].offset, 3u * 16384);
+  EXPECT_EQ(t->files[2].disk_path, std::filesystem::path("/srv/notes/sub.txt"));
+  EXPECT_EQ(t->total_size, 3u * 16384 + 7);
+  EXPECT_EQ(t->piece_count, 4u);
+  EXPECT_NE(t->magnet.find("xt=urn:btih:"), std::string::npos);
+  EXPECT_NE(t->magnet.find("xt=urn:btmh:1220"), std::string::npos);
+  const auto parsed = parse_torrent(t->torrent.bytes);
+  ASSERT_TRUE(parsed.ok()) << parsed.error_message();
+  EXPECT_EQ(parsed->hashes, t->torrent.hashes);
+  EXPECT_EQ(parsed->name, "notes");
+  // A file no longer in place: no torrent.
+  r.stamps[2].reset();
+  EXPECT_FALSE(peer::make_folder_torrent(r, torrent_format::v1, "").ok());
+}
+
 }  // namespace
 }  // namespace peerlab::protocol::bt
