@@ -1,6 +1,8 @@
-// `peerlab torrent ID`: writes a shared file's .torrent (v1, v2 or hybrid)
-// and prints its magnet link, so BitTorrent clients can fetch it from us.
+// `peerlab torrent ID`: writes a shared file's (or folder's: a multi-file
+// torrent) .torrent (v1, v2 or hybrid) and prints its magnet link, so
+// BitTorrent clients can fetch it from us.
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,6 +16,8 @@
 namespace peerlab::cli {
 
 namespace {
+
+constexpr std::chrono::milliseconds torrent_timeout = std::chrono::hours(1);
 
 struct torrent_options {
   target_options target;
@@ -33,7 +37,9 @@ int run_torrent(const torrent_options& o) {
   std::string path = "/api/files/" + protocol::percent_encode(o.id) +
                      "/torrent?format=" + protocol::percent_encode(o.format);
   if (!o.tracker.empty()) path += "&tracker=" + protocol::percent_encode(o.tracker);
-  auto answer = api_get(*target, path);
+  // A folder recorded without its BitTorrent hashes is read and hashed
+  // first (as long as sharing it took).
+  auto answer = api_get(*target, path, torrent_timeout);
   if (!answer) return fail(answer.error_message());
   const auto hex = answer->value("torrent", "");
   std::vector<std::uint8_t> bytes(hex.size() / 2);
@@ -64,7 +70,8 @@ int run_torrent(const torrent_options& o) {
 void add_torrent_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<torrent_options>();
   auto* cmd = app.add_subcommand(
-      "torrent", "Write a shared file's .torrent and print its magnet link (BitTorrent clients)");
+      "torrent",
+      "Write a shared file's or folder's .torrent and print its magnet link (BitTorrent clients)");
   cmd->add_option("id", options->id, "Content id (or a unique prefix of at least 8 digits)")
       ->required();
   cmd->add_option("-o,--output", options->output,

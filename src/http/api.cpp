@@ -341,7 +341,7 @@ asio::awaitable<response> handle_api(const api_context& ctx, request req) {
     reply = files_json(ctx.node);
   } else if (is_torrent_route(path)) {
     if (!read) co_return method_not_allowed("GET, HEAD");
-    co_return torrent_response(ctx, req);
+    co_return co_await torrent_route(ctx, req);
   } else if (path == "/api/transfers") {
     reply = json::array();
     for (const auto& t : ctx.node.transfers().transfers())

@@ -13,8 +13,9 @@ namespace {
 constexpr std::string_view torrent_suffix = "/torrent";
 constexpr std::size_t max_tracker_url_bytes = 1024;
 
-// A query parameter, percent-decoded; nullopt when absent or malformed.
-std::optional<std::string> query_text(std::string_view target, std::string_view name) {
+}  // namespace
+
+std::optional<std::string> torrent_query(std::string_view target, std::string_view name) {
   const auto query = target.find('?');
   if (query == std::string_view::npos) return std::nullopt;
   for (auto rest = target.substr(query + 1); !rest.empty();) {
@@ -27,7 +28,7 @@ std::optional<std::string> query_text(std::string_view target, std::string_view 
   return std::nullopt;
 }
 
-std::optional<bt::torrent_format> format_named(std::string_view name) {
+std::optional<bt::torrent_format> torrent_format_named(std::string_view name) {
   for (const auto f : {bt::torrent_format::hybrid, bt::torrent_format::v1, bt::torrent_format::v2})
     if (bt::to_string(f) == name) return f;
   return std::nullopt;
@@ -42,7 +43,31 @@ std::string own_tracker(const api_context& ctx, const request& req) {
   return "http://" + protocol::to_string(ctx.http) + "/announce";
 }
 
-}  // namespace
+response torrent_download(const protocol::content_id& id, bt::torrent_format format,
+                          const std::vector<std::uint8_t>& bytes) {
+  response r;
+  r.body.assign(bytes.begin(), bytes.end());
+  r.set_header("Content-Type", "application/x-bittorrent");
+  const auto suffix =
+      format == bt::torrent_format::hybrid ? "" : "." + std::string(bt::to_string(format));
+  r.set_header(
+      "Content-Disposition",
+      "attachment; filename=\"" + protocol::to_hex(id).substr(0, 16) + suffix + ".torrent\"");
+  return r;
+}
+
+asio::awaitable<response> torrent_route(const api_context& ctx, const request& req) {
+  const auto path = req.path();
+  const auto wanted =
+      path.substr(torrent_route_prefix.size(),
+                  path.size() - torrent_route_prefix.size() - torrent_suffix.size());
+  const auto id = ctx.node.transfers().resolve(std::string(wanted));
+  if (id && ctx.node.transfers().folder(*id)) {
+    auto answer = folder_torrent_response(ctx, req, *id);
+    co_return co_await std::move(answer);
+  }
+  co_return torrent_response(ctx, req);
+}
 
 bool is_torrent_route(std::string_view path) {
   return path.starts_with(torrent_route_prefix) && path.ends_with(torrent_suffix) &&
@@ -67,26 +92,17 @@ response torrent_response(const api_context& ctx, const request& req) {
   // A file fetched from a torrent has that torrent only: it is the default.
   const auto fallback = item->bt->has(bt::torrent_format::hybrid) ? bt::torrent_format::hybrid
                                                                   : item->bt->formats.front();
-  const auto format =
-      format_named(query_text(req.target, "format").value_or(std::string(bt::to_string(fallback))));
+  const auto format = torrent_format_named(
+      torrent_query(req.target, "format").value_or(std::string(bt::to_string(fallback))));
   if (!format) return error_response(400, "format must be hybrid, v1 or v2");
   if (!item->bt->has(*format))
     return error_response(404,
                           "this file has no " + std::string(bt::to_string(*format)) + " torrent");
-  const auto tracker = query_text(req.target, "tracker").value_or(own_tracker(ctx, req));
+  const auto tracker = torrent_query(req.target, "tracker").value_or(own_tracker(ctx, req));
   auto built = item->bt->torrent(*format, tracker);
   if (!built) return error_response(500, built.error_message());
-  if (query_text(req.target, "download") == "1") {
-    response r;
-    r.body.assign(built->bytes.begin(), built->bytes.end());
-    r.set_header("Content-Type", "application/x-bittorrent");
-    const auto suffix =
-        *format == bt::torrent_format::hybrid ? "" : "." + std::string(bt::to_string(*format));
-    r.set_header("Content-Disposition", "attachment; filename=\"" +
-                                            protocol::to_hex(item->id).substr(0, 16) + suffix +
-                                            ".torrent\"");
-    return r;
-  }
+  if (torrent_query(req.target, "download") == "1")
+    return torrent_download(item->id, *format, built->bytes);
   json reply = {{"id", protocol::to_hex(item->id)},
                 {"name", item->bt->name},
                 {"format", bt::to_string(*format)},
@@ -100,6 +116,7 @@ response torrent_response(const api_context& ctx, const request& req) {
 }
 
 json bittorrent_json(const peer::file_info& f) {
+  if (f.folder) return folder_bittorrent_json(f);
   if (!f.bt) return nullptr;
   // A share has all three torrents; a file downloaded from a torrent, that one.
   const auto link = "/api/files/" + f.id + "/torrent?download=1&format=";

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "peer/data_dir.hpp"
+#include "peer/folder_torrent.hpp"
 #include "peer/log.hpp"
 
 namespace peerlab::peer {
@@ -104,6 +105,16 @@ result<folder_book::loaded> folder_book::load() const {
       }
     }
     read_files(folder_path(r.id, ".files"), out.files);
+    if (const auto bytes = read_all(folder_path(r.id, ".bt")); !bytes.empty()) {
+      auto hashes = decode_folder_bt(bytes, r.manifest);
+      if (hashes) {
+        add_folder_info_hashes(*hashes, r.manifest);
+        r.bt = std::make_shared<const folder_bt_hashes>(std::move(*hashes));
+      } else {
+        log_line(log_level::warn) << "folder " << r.manifest.name << ": " << hashes.error_message()
+                                  << " (hashed again when asked for)";
+      }
+    }
     out.records.push_back(std::move(r));
   }
   return out;
@@ -141,6 +152,14 @@ result<std::monostate> folder_book::save(folder_record& r) const {
   if (fd < 0) return error{"cannot open " + path.string() + ": " + std::strerror(errno)};
   r.done_map = std::make_shared<file_handle>(fd);
   return std::monostate{};
+}
+
+result<std::monostate> folder_book::save_bt(const protocol::content_id& folder,
+                                            const folder_record& record) const {
+  if (!record.bt) return std::monostate{};
+  const auto bytes = encode_folder_bt(*record.bt, record.manifest);
+  return write_file_atomically(folder_path(folder, ".bt"), std::string(bytes.begin(), bytes.end()),
+                               0644);
 }
 
 result<std::monostate> folder_book::append_files(const protocol::content_id& folder,

@@ -12,10 +12,13 @@
 #include <set>
 #include <thread>
 
+#include "peer/folder_torrent.hpp"
 #include "peer/log.hpp"
 #include "protocol/messages.hpp"
 
 namespace peerlab::peer {
+
+namespace bt = protocol::bt;
 
 namespace {
 
@@ -28,10 +31,17 @@ file_stamp stamp_from(const struct stat& st) {
           static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
 }
 
-// Reads a file once, hashing each chunk as it goes; refuses a file that
-// changes meanwhile (its stamp before and after differ).
-result<std::pair<protocol::manifest, file_stamp>> hash_in_place(const fs::path& file,
-                                                                std::vector<std::uint8_t>& buffer) {
+struct hashed_in_place {
+  protocol::manifest manifest;
+  file_stamp stamp;
+  bt::aligned_file_hashes bt;
+};
+
+// Reads a file once, hashing each chunk as it goes (and, in the same read,
+// its BitTorrent pieces of `piece_length`); refuses a file that changes
+// meanwhile (its stamp before and after differ).
+result<hashed_in_place> hash_in_place(const fs::path& file, std::uint32_t piece_length,
+                                      std::vector<std::uint8_t>& buffer) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return error{"cannot read " + file.string() + ": " + std::strerror(errno)};
   const file_handle handle(fd);
@@ -44,6 +54,9 @@ result<std::pair<protocol::manifest, file_stamp>> hash_in_place(const fs::path& 
   const std::size_t chunks = (size + m.chunk_size - 1) / m.chunk_size;
   m.chunk_hashes.resize(chunks);
   if (buffer.size() < m.chunk_size && chunks > 0) buffer.resize(m.chunk_size);
+  const bt::piece_layout layout{size, piece_length};
+  auto pieces = bt::range_hasher::create(layout, 0, size);
+  if (!pieces) return error{pieces.error_message()};
   for (std::size_t i = 0; i < chunks; ++i) {
     const auto length = m.chunk_length(i);
     std::uint32_t done = 0;
@@ -55,11 +68,18 @@ result<std::pair<protocol::manifest, file_stamp>> hash_in_place(const fs::path& 
       done += static_cast<std::uint32_t>(n);
     }
     m.chunk_hashes[i] = protocol::sha256({buffer.data(), length});
+    pieces->update({buffer.data(), length});
   }
   struct stat after {};
   if (::fstat(fd, &after) != 0 || !(stamp_from(after) == stamp_from(before)))
     return error{file.string() + " changed while it was being hashed"};
-  return std::pair{std::move(m), stamp_from(before)};
+  auto range = pieces->finish(bt::tail_padding::also_with_pad);
+  if (!range) return error{range.error_message()};
+  auto padded = range->v1_padded_last;
+  auto joined = bt::combine(layout, std::span<const bt::range_hashes>(&*range, 1));
+  if (!joined) return error{joined.error_message()};
+  return hashed_in_place{std::move(m), stamp_from(before),
+                         bt::aligned_file_hashes{std::move(*joined), padded}};
 }
 
 }  // namespace
@@ -98,7 +118,9 @@ result<scanned_folder> scan_folder(
     if (fs::is_directory(status)) {
       directories.insert(relative);
     } else {
-      f.entries.push_back({protocol::folder_entry_kind::file, relative, 0, {}});
+      // Its size now, for the piece length (hashed below at its size then).
+      f.entries.push_back({protocol::folder_entry_kind::file, relative, walk->file_size(ec), {}});
+      if (ec) return error{"cannot read " + walk->path().string() + ": " + ec.message()};
     }
   }
   for (const auto& d : directories) {
@@ -108,17 +130,35 @@ result<scanned_folder> scan_folder(
   protocol::sort_folder_entries(f.entries);
 
   // The files, hashed in parallel (each read once, in order); unchanged
-  // ones keep the manifest of their last hashing.
-  std::map<std::string, std::pair<file_stamp, protocol::content_id>> before;
-  if (earlier) {
+  // ones keep the manifest (and BitTorrent hashes) of their last hashing.
+  // The BitTorrent pieces have one length for the whole folder: if it
+  // changed (the folder grew or shrank a lot), every file is read again; an
+  // earlier record without BitTorrent hashes (an older version) leaves them
+  // to be hashed when a torrent is first asked for.
+  const auto piece_length = folder_piece_length(f);
+  const bool earlier_bt = earlier && earlier->bt;
+  const bool reuse = !earlier_bt || earlier->bt->piece_length == piece_length;
+  struct known {
+    file_stamp stamp;
+    protocol::content_id id;
+    const bt::aligned_file_hashes* bt;
+  };
+  std::map<std::string, known> before;
+  if (earlier && reuse) {
     for (std::size_t i = 0; i < earlier->manifest.entries.size(); ++i) {
       if (earlier->stamps[i] && earlier->manifest.entries[i].is_file())
-        before.emplace(earlier->manifest.entries[i].path,
-                       std::pair{*earlier->stamps[i], earlier->manifest.entries[i].id});
+        before.emplace(
+            earlier->manifest.entries[i].path,
+            known{*earlier->stamps[i], earlier->manifest.entries[i].id,
+                  earlier_bt && i < earlier->bt->files.size() ? &earlier->bt->files[i] : nullptr});
     }
   }
   out.stamps.assign(f.entries.size(), std::nullopt);
   std::vector<std::optional<protocol::manifest>> manifests(f.entries.size());
+  auto hashes = std::make_shared<folder_bt_hashes>();
+  hashes->piece_length = piece_length;
+  hashes->files.resize(f.entries.size());
+  std::atomic<bool> bt_complete{true};
   std::atomic<std::size_t> next{0}, hashed{0};
   std::mutex failure_lock;
   std::string failure;
@@ -129,23 +169,29 @@ result<scanned_folder> scan_folder(
       if (!e.is_file()) continue;
       const auto path = root / e.path;
       if (const auto it = before.find(e.path); it != before.end()) {
-        const auto known = known_files.find(it->second.second);
+        const auto manifest = known_files.find(it->second.id);
         if (const auto now = store::stamp_of(path);
-            now && *now == it->second.first && known != known_files.end()) {
-          manifests[i] = known->second;
+            now && *now == it->second.stamp && manifest != known_files.end()) {
+          manifests[i] = manifest->second;
           out.stamps[i] = *now;
+          if (it->second.bt) {
+            hashes->files[i] = *it->second.bt;
+          } else {
+            bt_complete = false;
+          }
           continue;
         }
       }
-      auto h = hash_in_place(path, buffer);
+      auto h = hash_in_place(path, piece_length, buffer);
       if (!h) {
         const std::lock_guard lock(failure_lock);
         failure = h.error_message();
         next = f.entries.size();
         return;
       }
-      manifests[i] = std::move(h->first);
-      out.stamps[i] = h->second;
+      manifests[i] = std::move(h->manifest);
+      out.stamps[i] = h->stamp;
+      hashes->files[i] = std::move(h->bt);
       ++hashed;
     }
   };
@@ -167,6 +213,12 @@ result<scanned_folder> scan_folder(
   }
   if (auto why = protocol::folder_entries_problem(f); !why.empty())
     return error{"cannot share " + root.string() + ": it holds " + why};
+  // A file that changed size between the walk and its read may change the
+  // piece length: then the hashes are made again when asked for.
+  if (bt_complete && folder_piece_length(f) == piece_length) {
+    add_folder_info_hashes(*hashes, f);
+    out.bt = std::move(hashes);
+  }
   return out;
 }
 

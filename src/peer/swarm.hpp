@@ -72,6 +72,8 @@ struct file_info {
   std::shared_ptr<const bt_info> bt;  // complete local files, once hashed for BitTorrent
   bool folder = false;
   std::size_t file_count = 0;  // a folder's files (local folders only)
+  // A complete local folder's BitTorrent hashes and info-hashes, once known.
+  std::shared_ptr<const folder_bt_hashes> folder_bt = nullptr;
 };
 
 // A complete, verified file this node shares, for serving over HTTP.
@@ -152,6 +154,12 @@ class swarm final : private bt_download_events {
   const folder_record* folder(const protocol::content_id& id) const;
   std::optional<local_file> folder_file(const protocol::content_id& id,
                                         std::string_view path) const;
+  // A complete folder's BitTorrent hashes (swarm_folder_torrent.cpp): those
+  // kept since it was shared, else hashed now on the hashing lane (a folder
+  // recorded by an older version, or downloaded), once, and saved. An error
+  // if a file changed, or while another request has them hashed.
+  asio::awaitable<result<std::shared_ptr<const folder_bt_hashes>>> folder_bt(
+      protocol::content_id id);
   // The known content ids (ours and our peers') that start with `prefix`.
   std::set<protocol::content_id> matches(const std::string& prefix) const;
   // The one id `id_or_prefix` names, if exactly one matches.
@@ -256,6 +264,7 @@ class swarm final : private bt_download_events {
   std::map<protocol::content_id, folder_transfer> folders_;  // shared and downloaded
   std::map<protocol::content_id, std::set<protocol::content_id>> file_folders_;  // file -> folders
   std::map<protocol::content_id, std::vector<std::string>> folder_only_;  // asked, manifest pending
+  std::set<protocol::content_id> folder_bt_hashing_;  // folders being hashed for BitTorrent
   protocol::endpoint listen_;
   std::map<protocol::content_id, std::unique_ptr<tracker_client>> trackers_;  // per torrent
   struct magnet_wait {

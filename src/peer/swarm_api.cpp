@@ -176,7 +176,8 @@ std::vector<file_info> swarm::files() const {
                0,
                nullptr,
                true,
-               f.record.manifest.file_count()};
+               f.record.manifest.file_count(),
+               f.record.complete ? f.record.bt : nullptr};
   }
   for (const auto& [id, item] : store_.items()) {
     if (item.in_folder) continue;  // listed as its folder

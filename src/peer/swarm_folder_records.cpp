@@ -157,11 +157,13 @@ asio::awaitable<result<content_id>> swarm::share_folder(fs::path dir) {
   r.root = dir;
   r.shared = r.complete = true;
   r.stamps = std::move(scanned->stamps);
+  r.bt = std::move(scanned->bt);
   std::vector<protocol::manifest> files;
   for (const auto& [id, m] : scanned->files)
     files.push_back(m);
   auto save = [&]() -> result<std::monostate> {
     if (auto saved = folder_book_.save(r); !saved) return saved;
+    if (auto saved = folder_book_.save_bt(r.id, r); !saved) return saved;
     return folder_book_.append_files(r.id, files, true);
   };
   if (auto saved = co_await disk_.run(disk_io::lane::files, save); !saved)
@@ -169,6 +171,7 @@ asio::awaitable<result<content_id>> swarm::share_folder(fs::path dir) {
   if (earlier && earlier->id != r.id && folders_.contains(earlier->id)) {
     folders_.erase(earlier->id);  // the folder changed: its old id is no longer ours
     disk_.remove_file_later(folder_book_.folder_path(earlier->id, ".json"));
+    disk_.remove_file_later(folder_book_.folder_path(earlier->id, ".bt"));
   }
   const auto& entries = r.manifest.entries;
   for (std::size_t i = 0; i < entries.size(); ++i) {

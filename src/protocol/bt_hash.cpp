@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <stdexcept>
 #include <string>
@@ -145,11 +146,25 @@ void range_hasher::update(std::span<const std::uint8_t> bytes) {
   }
 }
 
-result<range_hashes> range_hasher::finish() {
+result<range_hashes> range_hasher::finish(tail_padding padding) {
   state& s = *s_;
   if (s.fed != s.length) {
     return error{"range of " + std::to_string(s.length) + " bytes was fed " +
                  std::to_string(s.fed)};
+  }
+  if (padding == tail_padding::also_with_pad && s.in_piece > 0) {
+    // A copy of the piece's SHA-1 so far, fed the pad's zeros: costs as
+    // much as hashing the pad, which a v1 client checking it does too.
+    ctx_ptr padded(EVP_MD_CTX_new());
+    if (!padded) throw std::bad_alloc();
+    check(EVP_MD_CTX_copy_ex(padded.get(), s.piece_sha1.get()));
+    static const std::array<std::uint8_t, block_bytes> zeros{};
+    for (auto left = s.layout.piece_length - s.in_piece; left > 0;) {
+      const auto n = std::min<std::uint32_t>(left, block_bytes);
+      check(EVP_DigestUpdate(padded.get(), zeros.data(), n));
+      left -= n;
+    }
+    s.out.v1_padded_last = finish_and_restart<20>(padded.get(), EVP_sha1());
   }
   // The file's last piece (and block) may be short: it ends with the file.
   if (s.in_block > 0) s.end_block();
@@ -201,6 +216,20 @@ result<file_hashes> hash_file(const piece_layout& layout, std::span<const std::u
   auto range = hasher->finish();
   if (!range) return error{range.error_message()};
   return combine(layout, std::span<const range_hashes>(&*range, 1));
+}
+
+result<aligned_file_hashes> hash_file_aligned(const piece_layout& layout,
+                                              std::span<const std::uint8_t> bytes) {
+  if (bytes.size() != layout.file_size) return error{"file size does not match the layout"};
+  auto hasher = range_hasher::create(layout, 0, bytes.size());
+  if (!hasher) return error{hasher.error_message()};
+  hasher->update(bytes);
+  auto range = hasher->finish(tail_padding::also_with_pad);
+  if (!range) return error{range.error_message()};
+  auto padded = range->v1_padded_last;
+  auto hashes = combine(layout, std::span<const range_hashes>(&*range, 1));
+  if (!hashes) return error{hashes.error_message()};
+  return aligned_file_hashes{std::move(*hashes), padded};
 }
 
 std::vector<sha256_digest> block_hashes(std::span<const std::uint8_t> piece) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -57,6 +58,11 @@ struct range_hashes {
   // The 16 KiB leaf hashes: kept when asked for, and always when the whole
   // file is one piece (its root is then taken over the leaves directly).
   std::vector<sha256_digest> v2_blocks;
+  // When finish() was asked for it and the range ends the file with a short
+  // piece: the SHA-1 of that piece followed by zeros up to a whole piece.
+  // In a multi-file torrent whose next file starts on a piece (a BEP 47 pad
+  // file in between), that is the v1 hash of the file's last piece.
+  std::optional<sha1_digest> v1_padded_last;
 };
 
 // The hashes of a whole file.
@@ -68,6 +74,21 @@ struct file_hashes {
   sha256_digest pieces_root{};  // all zero for an empty file (it has none)
 
   bool operator==(const file_hashes&) const = default;
+};
+
+// A file's hashes for a multi-file torrent whose files all start on a piece:
+// its last piece's SHA-1 also with the pad's zeros (see range_hashes).
+struct aligned_file_hashes {
+  file_hashes hashes;
+  std::optional<sha1_digest> v1_padded_last;  // only when the last piece is short
+
+  bool operator==(const aligned_file_hashes&) const = default;
+};
+
+// What finish() does with a short last piece of the file.
+enum class tail_padding {
+  none,          // v1 hashes it as it is (single-file torrents, the last file)
+  also_with_pad  // and also followed by zeros to a whole piece (v1_padded_last)
 };
 
 class range_hasher {
@@ -85,7 +106,7 @@ class range_hasher {
   // hashed, and make finish() fail.
   void update(std::span<const std::uint8_t> bytes);
   // An error unless exactly the range's bytes were fed.
-  result<range_hashes> finish();
+  result<range_hashes> finish(tail_padding padding = tail_padding::none);
 
  private:
   struct state;
@@ -99,6 +120,8 @@ result<file_hashes> combine(const piece_layout& layout, std::span<const range_ha
 
 // One pass over a whole file in memory (tests, small files).
 result<file_hashes> hash_file(const piece_layout& layout, std::span<const std::uint8_t> bytes);
+result<aligned_file_hashes> hash_file_aligned(const piece_layout& layout,
+                                              std::span<const std::uint8_t> bytes);
 
 // The leaf hashes of one piece's bytes (to answer BEP 52 requests for
 // block-layer hashes, or to find the bad block of a piece).
