@@ -83,6 +83,8 @@ class disk_io {
 
  private:
   asio::thread_pool& pool(lane l);
+  static constexpr std::size_t writeback_step_bytes = 32 * 1024 * 1024;
+  void start_writeback(const std::shared_ptr<file_handle>& file, std::size_t written);
 
   asio::thread_pool chunks_{2};
   asio::thread_pool uploads_{1};

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 
@@ -19,6 +20,10 @@ class file_handle {
   file_handle(const file_handle&) = delete;
   file_handle& operator=(const file_handle&) = delete;
   int fd() const { return fd_; }
+
+  // Bytes written since the file was last handed to writeback (a download's
+  // partial file; disk_io::write_chunk). Written from several threads.
+  std::atomic<std::uint64_t> unflushed_bytes{0};
 
  private:
   int fd_;
