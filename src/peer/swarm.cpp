@@ -324,8 +324,10 @@ asio::awaitable<void> swarm::begin_download(std::shared_ptr<download> d, protoco
 }
 
 void swarm::start_requests(download& d, protocol::manifest m) {
-  const auto resumed = store_.find(d.id())->have.count();
+  const auto* item = store_.find(d.id());
+  const auto resumed = item->have.count();
   d.begin(std::move(m), resumed);
+  if (item->tree) d.want_only(item->tree->wanted);
   log_line(log_level::info) << "downloading " << d.name << " ("
                             << protocol::to_hex(d.id()).substr(0, 12) << ", "
                             << d.manifest().chunk_count() << " chunks, " << resumed
@@ -409,9 +411,13 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
     ban_source(from, "sent chunk " + std::to_string(m.index) + " with the wrong length");
     co_return;
   }
+  // A multi-file torrent's piece goes to the files it spans.
   auto writing =
-      disk_.write_chunk(item->partial, item->chunk_map, d->manifest().chunk_offset(m.index),
-                        m.index, m.data, item->check(m.index));
+      item->tree
+          ? disk_.write_piece(item->tree, item->chunk_map, d->manifest().chunk_offset(m.index),
+                              m.index, m.data, item->check(m.index))
+          : disk_.write_chunk(item->partial, item->chunk_map, d->manifest().chunk_offset(m.index),
+                              m.index, m.data, item->check(m.index));
   const auto [outcome, problem] = co_await std::move(writing);
   chunk_buffers_->give(std::move(m.data));
   // Whatever happened meanwhile, `d` is the same download (we hold it).
@@ -445,6 +451,11 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
     co_return;
   }
   const auto* item = store_.find(d->id());
+  if (item && item->tree) {
+    auto placing = finish_tree(d);
+    co_await std::move(placing);
+    co_return;
+  }
   if (d->state() != download_state::downloading || !item || !item->have.complete() ||
       d->writing() || item->complete || d->finishing) {
     co_return;

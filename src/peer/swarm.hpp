@@ -113,12 +113,17 @@ class swarm final : private bt_download_events {
   // Starts (or joins) the download of a torrent: `torrent_file` is read on
   // the disk layer (at most 16 MiB). Its content id is the SHA-256 of the
   // torrent's info dictionary.
+  // A multi-file torrent's files go under `output` (or `directory`/NAME);
+  // `only`: its files and directories to fetch (empty: all).
   asio::awaitable<result<protocol::content_id>> get_torrent(fs::path torrent_file, fs::path output,
-                                                            fs::path directory);
-  // Starts (or joins) the download of a magnet link's torrent (single-file,
-  // v1 or hybrid: a v2-only one would need its piece layers too).
+                                                            fs::path directory,
+                                                            std::vector<std::string> only = {});
+  // Starts (or joins) the download of a magnet link's torrent (a v2-only
+  // one's piece layer is fetched by hash requests; a multi-file v2-only one
+  // is not supported yet).
   result<protocol::content_id> get_magnet(const std::string& uri, const fs::path& output,
-                                          const fs::path& directory);
+                                          const fs::path& directory,
+                                          std::vector<std::string> only = {});
   // Our peer port's address: announced to a torrent's trackers.
   void set_listen(const protocol::endpoint& e) {
     listen_ = e;
@@ -174,6 +179,10 @@ class swarm final : private bt_download_events {
   void start_trackers(const protocol::content_id& id, const protocol::bt::sha1_digest& wire_id,
                       const std::vector<std::string>& urls);
   void add_bt_sources(download& d);
+  // A multi-file torrent (swarm_torrent_files.cpp): its files renamed into
+  // place as their pieces are verified; complete once every selected one is.
+  asio::awaitable<void> finish_tree(std::shared_ptr<download> d);
+  void tree_progress(const content& item, transfer_info& t) const;
   void metadata_done(const protocol::bt::info_hashes& hashes);
   void look_for_bt_sources(const download& d, std::chrono::steady_clock::time_point now);
   // Where our peerlab peers listen (they speak BitTorrent there too).

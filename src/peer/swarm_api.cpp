@@ -113,6 +113,7 @@ transfer_info swarm::info_of(const download& d) const {
   t.chunks_total = d.manifest().chunk_count();
   const auto* item = store_.find(d.id());
   if (item && item->torrent) t.protocol = "bittorrent";
+  if (item && item->tree) tree_progress(*item, t);
   if (const auto tr = trackers_.find(d.id()); tr != trackers_.end())
     t.trackers = tr->second->status();
   const bool complete = d.state() == download_state::complete;
@@ -206,7 +207,7 @@ std::vector<file_info> swarm::files() const {
 
 std::optional<local_file> swarm::complete_file(const content_id& id) const {
   const auto* item = store_.find(id);
-  if (!item || !item->complete) return std::nullopt;
+  if (!item || !item->complete || item->tree) return std::nullopt;  // a tree is no one file
   return local_file{item->path, item->manifest.name, item->manifest.size, item->stamp};
 }
 

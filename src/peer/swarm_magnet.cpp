@@ -18,7 +18,7 @@ using protocol::content_id;
 namespace bt = protocol::bt;
 
 result<content_id> swarm::get_magnet(const std::string& uri, const fs::path& output,
-                                     const fs::path& directory) {
+                                     const fs::path& directory, std::vector<std::string> only) {
   auto m = bt::parse_magnet(uri);
   if (!m) return error{"not a valid magnet link: " + m.error_message()};
   const auto wire_id = m->hashes.wire_id();
@@ -36,6 +36,7 @@ result<content_id> swarm::get_magnet(const std::string& uri, const fs::path& out
   d->size = m->size.value_or(0);
   d->output = output.empty() ? fs::path() : fs::absolute(output);
   d->directory = directory;
+  d->only = std::move(only);
   d->manifest_from = 0;  // no peerlab peer is asked: the metadata comes over BitTorrent
   d->manifest_asked = std::chrono::steady_clock::now();
   magnets_[wire_id] = {id, m->trackers, {}, {}, 0, {}, {}};
@@ -58,8 +59,9 @@ void swarm::bt_metadata(const bt::sha1_digest& wire_id, std::vector<std::uint8_t
   std::string problem;
   if (!parsed) {
     problem = "the magnet's metadata is not a valid info dictionary: " + parsed.error_message();
-  } else if (parsed->multi_file) {
-    problem = "multi-file torrents are not supported yet";
+  } else if (parsed->multi_file && parsed->format == bt::torrent_format::v2) {
+    // Each file's piece layer would be needed (hash requests per file).
+    problem = "magnet links of multi-file v2-only torrents are not supported yet";
   }
   if (!problem.empty()) return fail(*it->second, problem);  // (fail forgets the magnet)
   log_line(log_level::info) << "metadata of " << it->second->name << " received ("
@@ -141,6 +143,7 @@ void swarm::start_magnet(const bt::sha1_digest& wire_id) {
     auto real = std::make_shared<download>(id, settings_.download);
     real->output = d->output;
     real->directory = d->directory;
+    real->only = d->only;
     real->started = d->started;
     downloads_.erase(it);
     downloads_[id] = real;
