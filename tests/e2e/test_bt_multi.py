@@ -15,10 +15,12 @@ This file owns the loopback addresses 127.0.36.x (ten per case); one ctest
 entry per case.
 """
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bittorrent_clients as bt  # noqa: E402
@@ -175,9 +177,9 @@ class MultiFileTorrentTest(e2e.NodeTestCase):
 
     def seeded_get(self, fmt, seeder):
         self.course()
-        torrent, tracker = self.tracked_torrent(fmt)
+        torrent, self.tracker = self.tracked_torrent(fmt)
         seeder(torrent)
-        self.wait_seeders(tracker.url, torrent)
+        self.wait_seeders(self.tracker.url, torrent)
         node = self.downloader()
         self.get(node, torrent)
         return node, torrent
@@ -185,10 +187,24 @@ class MultiFileTorrentTest(e2e.NodeTestCase):
     def test_libtorrent_seeds_a_v2_tree(self):
         node, torrent = self.seeded_get("v2", self.libtorrent_seeder)
         self.assert_tree(node, torrent)
+        listed = subprocess.run([e2e.PEERLAB, "files", "--json", "--dir", node.dir], capture_output=True, text=True,
+                                timeout=e2e.seconds(10))
+        mine = [f for f in json.loads(listed.stdout) if f["id"] == torrent.id]
+        self.assertEqual(len(mine), 1, listed.stdout)
+        self.assertEqual((mine[0]["name"], mine[0]["local"]), ("course", "complete"), mine)
 
     def test_libtorrent_seeds_a_hybrid_tree_with_pad_files(self):
         node, torrent = self.seeded_get("hybrid", self.libtorrent_seeder)
         self.assert_tree(node, torrent)
+        # And by its magnet link (v1 hash): the info dictionary from libtorrent.
+        tracker = urllib.parse.quote(self.tracker.url, safe="")
+        magnet = f"magnet:?xt=urn:btih:{torrent.v1.hex()}&dn=course&tr={tracker}"
+        other = self.downloader("magnet", 4)
+        result = subprocess.run([e2e.PEERLAB, "get", magnet, "--dir", other.dir, "-o", self.output(other)],
+                                capture_output=True, text=True, timeout=e2e.seconds(GET_TIMEOUT_S))
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        diff = subprocess.run(["diff", "-r", self.folder, self.output(other)], capture_output=True, text=True)
+        self.assertEqual(diff.returncode, 0, diff.stdout[-2000:])
 
     def test_aria2c_seeds_an_unaligned_v1_tree(self):
         import libtorrent as lt
@@ -228,6 +244,8 @@ class MultiFileTorrentTest(e2e.NodeTestCase):
         states = {f["path"]: f["state"] for f in detail["files"]}
         self.assertEqual(states["slides/week1.pdf"], "done", states)
         self.assertEqual(states["video.bin"], "skipped", states)
+        # The bytes of boundary pieces that belong to other files: in the side file, not the tree.
+        self.assertTrue(os.path.exists(os.path.join(node.dir, "downloads", f"{torrent.id}.parts")))
 
     # -- (d) resume
 
