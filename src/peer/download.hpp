@@ -50,6 +50,10 @@ class download {
   clock::time_point started = clock::now();
   bool finishing = false;  // every chunk is in: being flushed and renamed into place
   bool placing = false;    // a multi-file torrent's files being renamed into place
+  // A multi-file torrent: pieces written since its files were last looked
+  // at (only the files they touch can have become ready), or every file.
+  std::vector<std::uint32_t> pieces_to_place;
+  bool place_all = true;
 
   // Manifest phase: whom we asked, when, and who has had a go.
   std::optional<source_key> manifest_from;

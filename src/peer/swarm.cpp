@@ -431,6 +431,7 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
     co_return;
   }
   store_.mark_chunk(d->id(), m.index);
+  if (item->tree) d->pieces_to_place.push_back(m.index);
   d->on_written(from, name, m.index, now);
   for (auto& [key, other] : peers_) {
     if (other->subscribed.contains(d->id())) other->conn->send(protocol::have{d->id(), m.index});

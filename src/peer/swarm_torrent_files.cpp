@@ -15,11 +15,19 @@ asio::awaitable<void> swarm::finish_tree(std::shared_ptr<download> d) {
   // One placing pass at a time; it goes on while files become ready.
   if (d->placing) co_return;
   d->placing = true;
+  bool placed_any = d->place_all;  // (at the start: completion is checked once)
   for (;;) {
     const auto* item = store_.find(d->id());
     if (d->state() != download_state::downloading || !item || item->complete) break;
-    auto ready = files_ready(*item->tree, item->have, item->placed);
+    // Only the files the pieces written since the last pass touch can be
+    // ready: no scan of a 100 000-file tree after every piece.
+    auto ready = d->place_all
+                     ? files_ready(*item->tree, item->have, item->placed)
+                     : files_ready(*item->tree, item->have, item->placed, d->pieces_to_place);
+    d->place_all = false;
+    d->pieces_to_place.clear();
     if (ready.empty()) break;
+    placed_any = true;
     auto placing = disk_.place_files(item->tree, ready);
     auto placed = co_await std::move(placing);
     if (!placed) {
@@ -31,12 +39,15 @@ asio::awaitable<void> swarm::finish_tree(std::shared_ptr<download> d) {
   }
   d->placing = false;
   const auto* item = store_.find(d->id());
-  if (d->state() != download_state::downloading || !item || item->complete || d->finishing ||
-      d->writing() || !wanted_verified(*item->tree, item->have)) {
+  // Every selected file in place means every wanted piece is verified.
+  if (!placed_any || d->state() != download_state::downloading || !item || item->complete)
+    co_return;
+  if (d->finishing || d->writing()) {
+    d->place_all = true;  // looked at again when that piece is done
     co_return;
   }
   for (std::size_t i = 0; i < item->placed.size(); ++i)
-    if (item->tree->selected[i] && !item->placed[i]) co_return;  // the next pass places it
+    if (item->tree->selected[i] && !item->placed[i]) co_return;
   d->finishing = true;
   store_.complete_download(d->id(), file_stamp{});
   co_await disk_.flush();  // "complete" only once the catalog says so on disk

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -60,17 +61,28 @@ bool file_verified(const torrent_tree& t, std::size_t i, const chunk_set& have) 
   return true;
 }
 
-bool wanted_verified(const torrent_tree& t, const chunk_set& have) {
-  for (std::size_t p = 0; p < t.wanted.size(); ++p)
-    if (t.wanted[p] && !have.has(p)) return false;
-  return true;
-}
-
 std::vector<std::size_t> files_ready(const torrent_tree& t, const chunk_set& have,
                                      const std::vector<bool>& placed) {
   std::vector<std::size_t> out;
   for (std::size_t i = 0; i < t.layout->files.size(); ++i) {
     if (t.selected[i] && !placed[i] && file_verified(t, i, have)) out.push_back(i);
+  }
+  return out;
+}
+
+std::vector<std::size_t> files_ready(const torrent_tree& t, const chunk_set& have,
+                                     const std::vector<bool>& placed,
+                                     const std::vector<std::uint32_t>& pieces) {
+  std::vector<std::size_t> out;
+  const auto& l = *t.layout;
+  for (const auto piece : pieces) {
+    for (const auto& r : bt::ranges_of(l, std::uint64_t{piece} * l.piece_length, l.piece_length)) {
+      const auto i = r.file;
+      if (t.selected[i] && !placed[i] && file_verified(t, i, have) &&
+          std::find(out.begin(), out.end(), i) == out.end()) {
+        out.push_back(i);
+      }
+    }
   }
   return out;
 }

@@ -52,11 +52,14 @@ protocol::result<std::shared_ptr<const torrent_tree>> make_torrent_tree(
 
 // Whether every piece touching file i is in `have` (an empty file: true).
 bool file_verified(const torrent_tree& t, std::size_t i, const chunk_set& have);
-// Whether every wanted piece is in `have`.
-bool wanted_verified(const torrent_tree& t, const chunk_set& have);
-// The selected files whose pieces are all in `have` and that are not `placed` yet.
+// The selected files whose pieces are all in `have` and that are not `placed`
+// yet: among all files, or (cheaper: called after each piece) among those
+// that `pieces` touch.
 std::vector<std::size_t> files_ready(const torrent_tree& t, const chunk_set& have,
                                      const std::vector<bool>& placed);
+std::vector<std::size_t> files_ready(const torrent_tree& t, const chunk_set& have,
+                                     const std::vector<bool>& placed,
+                                     const std::vector<std::uint32_t>& pieces);
 
 // Blocking: makes the directories (refusing links), each selected file's
 // partial file unless it is in place already, and the side file. Returns

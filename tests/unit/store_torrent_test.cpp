@@ -406,6 +406,9 @@ TEST(StoreTorrent, AMultiFileTorrentIsATreeOfPartialFilesPlacedOneByOne) {
   EXPECT_TRUE(files_ready(*item->tree, item->have, item->placed).empty());
   EXPECT_EQ(write(1), chunk_write::written);
   EXPECT_EQ(files_ready(*item->tree, item->have, item->placed), std::vector<std::size_t>{1});
+  // Asked only about the files that piece 1 touches: the same answer.
+  EXPECT_EQ(files_ready(*item->tree, item->have, item->placed, {1}), std::vector<std::size_t>{1});
+  EXPECT_TRUE(files_ready(*item->tree, item->have, {true, true}, {0, 1, 2}).empty());
   ASSERT_TRUE(place({1}));
   EXPECT_EQ(read_file(tree_root / "d" / "b.bin"),
             std::vector<std::uint8_t>(whole.begin() + 10'000, whole.end()));
