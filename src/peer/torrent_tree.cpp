@@ -29,6 +29,11 @@ fs::path torrent_tree::partial_path(std::size_t i) const {
 result<std::shared_ptr<const torrent_tree>> make_torrent_tree(
     const protocol::content_id& id, fs::path root, const fs::path& data_dir,
     std::shared_ptr<const bt::file_layout> layout, std::vector<std::string> only) {
+  // A file named like another's partial file would be overwritten by it.
+  for (const auto& f : layout->files) {
+    if (!f.pad && f.path.ends_with(".peerlab-partial"))
+      return error{"the torrent has a file named like a partial download: " + f.path};
+  }
   auto chosen = bt::select_files(*layout, only);
   if (!chosen) return error{chosen.error_message()};
   auto t = std::make_shared<torrent_tree>();
