@@ -140,6 +140,15 @@ protocol::result<std::shared_ptr<const bt_info>> make_multi_file_bt_info(
   info->downloaded = true;
   info->trackers = t.trackers;
   if (t.format != bt::torrent_format::v2) info->hashes.v1_pieces = t.v1_pieces;
+  if (t.format != bt::torrent_format::v1) {
+    const auto pad = bt::merkle_pad(bt::log2_exact(space.blocks_per_piece()));
+    for (const auto& f : layout->files) {
+      if (!f.pieces_root || f.piece_layer.empty()) continue;
+      info->file_piece_trees.try_emplace(
+          *f.pieces_root,
+          bt::merkle_layers(f.piece_layer, bt::merkle_width(f.piece_layer.size()), pad));
+    }
+  }
   info->layout = std::make_shared<const bt::file_layout>(std::move(*layout));
   auto* slot = t.format == bt::torrent_format::v1   ? &info->v1
                : t.format == bt::torrent_format::v2 ? &info->v2

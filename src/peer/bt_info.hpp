@@ -8,6 +8,7 @@
 // its info-hash is the one the swarm knows). Built once; read-only afterwards.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -42,6 +43,10 @@ struct bt_info {
   // The merkle tree from the piece layer up to the root (layer 0 = pieces,
   // padded): answers BEP 52 hash requests for piece-layer hashes.
   std::vector<std::vector<protocol::bt::sha256_digest>> piece_tree;
+  // The same for each file of a multi-file torrent that has a piece layer,
+  // by its pieces root (a hash request names the file by its root).
+  std::map<protocol::bt::sha256_digest, std::vector<std::vector<protocol::bt::sha256_digest>>>
+      file_piece_trees;
   // A downloaded multi-file torrent: its files in its piece space (`size`
   // is that space's; v2 roots and layers are per file there). Null for one file.
   std::shared_ptr<const protocol::bt::file_layout> layout;

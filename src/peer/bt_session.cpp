@@ -372,10 +372,12 @@ void bt_session::on_hash_request(const bt::hash_request& q) {
   // (a magnet link) needs; block-layer hashes would need the file read.
   const bt::piece_layout layout{info_->size, info_->piece_length};
   const auto piece_layer = bt::log2_exact(layout.blocks_per_piece());
-  if (format_ != bt::torrent_format::v1 && q.root == info_->hashes.pieces_root &&
-      !info_->piece_tree.empty() && q.base == piece_layer) {
-    auto values =
-        bt::merkle_hashes_for_request(info_->piece_tree, q.index, q.count, q.proof_layers);
+  // One file's tree, or (a multi-file torrent) the tree of the file with that root.
+  const auto* tree = q.root == info_->hashes.pieces_root ? &info_->piece_tree : nullptr;
+  if (const auto it = info_->file_piece_trees.find(q.root); it != info_->file_piece_trees.end())
+    tree = &it->second;
+  if (format_ != bt::torrent_format::v1 && tree && !tree->empty() && q.base == piece_layer) {
+    auto values = bt::merkle_hashes_for_request(*tree, q.index, q.count, q.proof_layers);
     if (values) {
       return write(
           bt::hashes{q.root, q.base, q.index, q.count, q.proof_layers, std::move(*values)});
