@@ -198,6 +198,9 @@ class swarm final : private bt_download_events {
                    std::vector<std::uint8_t> info) override;
   void bt_hashes(bt_session& s, protocol::bt::hashes h) override;
   void ask_piece_layer(const protocol::bt::sha1_digest& wire_id);
+  // The next file whose piece layer a v2 magnet lacks, asked for; or, when
+  // none is left, the download begins.
+  void next_piece_layer(const protocol::bt::sha1_digest& wire_id);
   void start_magnet(const protocol::bt::sha1_digest& wire_id);
   // The id a transfer is known by now (a magnet's stand-in names the real one).
   protocol::content_id current_id(const protocol::content_id& id) const;
@@ -271,7 +274,9 @@ class swarm final : private bt_download_events {
     protocol::content_id id;  // what the download waits under
     std::vector<std::string> trackers;
     std::optional<protocol::bt::torrent_info> torrent;  // its metadata, once in
-    // A v2 torrent's piece layer, as it comes (BEP 52 hash requests).
+    // A v2 torrent's piece layers, one file's at a time, as they come (BEP
+    // 52 hash requests): the file's index in torrent->files, and its layer.
+    std::size_t layer_file = 0;
     std::vector<protocol::bt::sha256_digest> layer;
     std::size_t layer_missing = 0;
     std::optional<std::uint64_t> layer_from;  // the session asked

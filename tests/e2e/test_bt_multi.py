@@ -194,19 +194,23 @@ class MultiFileTorrentTest(e2e.NodeTestCase):
         mine = [f for f in json.loads(listed.stdout) if f["id"] == torrent.id]
         self.assertEqual(len(mine), 1, listed.stdout)
         self.assertEqual((mine[0]["name"], mine[0]["local"]), ("course", "complete"), mine)
+        # And by its magnet link: each file's piece layer by BEP 52 hash requests.
+        self.get_magnet(f"magnet:?xt=urn:btmh:1220{torrent.v2.hex()}&dn=course")
+
+    def get_magnet(self, magnet):
+        tracker = urllib.parse.quote(self.tracker.url, safe="")
+        other = self.downloader("magnet", 4)
+        result = subprocess.run([e2e.PEERLAB, "get", f"{magnet}&tr={tracker}", "--dir", other.dir, "-o",
+                                 self.output(other)], capture_output=True, text=True, timeout=e2e.seconds(GET_TIMEOUT_S))
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        diff = subprocess.run(["diff", "-r", self.folder, self.output(other)], capture_output=True, text=True)
+        self.assertEqual(diff.returncode, 0, diff.stdout[-2000:])
 
     def test_libtorrent_seeds_a_hybrid_tree_with_pad_files(self):
         node, torrent = self.seeded_get("hybrid", self.libtorrent_seeder)
         self.assert_tree(node, torrent)
         # And by its magnet link (v1 hash): the info dictionary from libtorrent.
-        tracker = urllib.parse.quote(self.tracker.url, safe="")
-        magnet = f"magnet:?xt=urn:btih:{torrent.v1.hex()}&dn=course&tr={tracker}"
-        other = self.downloader("magnet", 4)
-        result = subprocess.run([e2e.PEERLAB, "get", magnet, "--dir", other.dir, "-o", self.output(other)],
-                                capture_output=True, text=True, timeout=e2e.seconds(GET_TIMEOUT_S))
-        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
-        diff = subprocess.run(["diff", "-r", self.folder, self.output(other)], capture_output=True, text=True)
-        self.assertEqual(diff.returncode, 0, diff.stdout[-2000:])
+        self.get_magnet(f"magnet:?xt=urn:btih:{torrent.v1.hex()}&dn=course")
 
     def test_aria2c_seeds_an_unaligned_v1_tree(self):
         import libtorrent as lt
