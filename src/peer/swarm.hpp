@@ -119,8 +119,7 @@ class swarm final : private bt_download_events {
                                                             fs::path directory,
                                                             std::vector<std::string> only = {});
   // Starts (or joins) the download of a magnet link's torrent (a v2-only
-  // one's piece layer is fetched by hash requests; a multi-file v2-only one
-  // is not supported yet).
+  // one's piece layers are fetched by hash requests first).
   result<protocol::content_id> get_magnet(const std::string& uri, const fs::path& output,
                                           const fs::path& directory,
                                           std::vector<std::string> only = {});
