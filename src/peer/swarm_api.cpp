@@ -113,7 +113,7 @@ transfer_info swarm::info_of(const download& d) const {
   t.chunks_total = d.manifest().chunk_count();
   const auto* item = store_.find(d.id());
   if (item && item->torrent) t.protocol = "bittorrent";
-  if (item && item->tree) tree_progress(*item, t);
+  t.folder = item && item->tree;  // its files: transfer(id) alone (a tree may hold 100 000)
   if (const auto tr = trackers_.find(d.id()); tr != trackers_.end())
     t.trackers = tr->second->status();
   const bool complete = d.state() == download_state::complete;
@@ -164,7 +164,9 @@ std::optional<transfer_info> swarm::transfer(const content_id& wanted) const {
   if (const auto f = folders_.find(id); f != folders_.end()) return folder_info(f->second);
   const auto it = downloads_.find(id);
   if (it == downloads_.end()) return std::nullopt;
-  return info_of(*it->second);
+  auto t = info_of(*it->second);
+  if (const auto* item = store_.find(id); item && item->tree) tree_progress(*item, t);
+  return t;
 }
 
 std::vector<file_info> swarm::files() const {

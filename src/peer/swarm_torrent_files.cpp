@@ -67,7 +67,6 @@ asio::awaitable<void> swarm::finish_tree(std::shared_ptr<download> d) {
 void swarm::tree_progress(const content& item, transfer_info& t) const {
   const auto& tree = *item.tree;
   const auto& layout = *tree.layout;
-  t.folder = true;  // the dashboard draws its files as a tree
   for (std::size_t i = 0; i < layout.files.size(); ++i) {
     const auto& f = layout.files[i];
     if (f.pad) continue;
