@@ -327,7 +327,10 @@ void swarm::start_requests(download& d, protocol::manifest m) {
   const auto* item = store_.find(d.id());
   const auto resumed = item->have.count();
   d.begin(std::move(m), resumed);
-  if (item->tree) d.want_only(item->tree->wanted);
+  if (item->tree) {
+    d.want_only(item->tree->wanted);
+    d.place_all = true;  // (a retry: files may have been ready when it failed)
+  }
   log_line(log_level::info) << "downloading " << d.name << " ("
                             << protocol::to_hex(d.id()).substr(0, 12) << ", "
                             << d.manifest().chunk_count() << " chunks, " << resumed
