@@ -267,7 +267,6 @@ int run_get(const get_options& options) {
 
   auto body = get_request(options, id);
   if (torrent) {
-    if (!options.only.empty()) return fail("--only is for folders, not torrents");
     body.erase("id");
     body["torrent_file"] = fs::absolute(options.id, ec).lexically_normal().string();
   }
@@ -367,7 +366,8 @@ void add_transfer_commands(CLI::App& app, int& exit_code) {
   get_cmd->add_option("-o,--output", get->output,
                       "Where to write it: a file, or a directory for NAME (default: ./NAME)");
   get_cmd->add_option("--only", get->only,
-                      "For a folder: only this file or subfolder (a path inside it; repeatable)");
+                      "For a folder or a multi-file torrent: only this file or subfolder (a path "
+                      "inside it; repeatable)");
   get_cmd->add_flag("-q,--quiet", get->quiet, "Show no progress");
   add_target_options(*get_cmd, get->target);
   get_cmd->callback([get, &exit_code] { exit_code = run_get(*get); });

@@ -252,6 +252,18 @@ std::string target_problem(const fs::path& output, const fs::path& directory) {
 }
 
 // {"torrent_file": "/abs/x.torrent", "output" | "directory": ...}
+// `only` (a multi-file torrent's or a folder's parts): a list of paths, or an error.
+std::optional<std::vector<std::string>> only_paths(const json& body) {
+  std::vector<std::string> only;
+  if (!body.contains("only")) return only;
+  if (!body["only"].is_array()) return std::nullopt;
+  for (const auto& p : body["only"]) {
+    if (!p.is_string()) return std::nullopt;
+    only.push_back(p.get<std::string>());
+  }
+  return only;
+}
+
 asio::awaitable<response> get_torrent(const api_context& ctx, const json& body) {
   const fs::path torrent = text_field(body, "torrent_file");
   const fs::path output = text_field(body, "output");
@@ -260,7 +272,9 @@ asio::awaitable<response> get_torrent(const api_context& ctx, const json& body) 
     co_return error_response(400, "torrent_file must be an absolute path");
   if (const auto problem = target_problem(output, directory); !problem.empty())
     co_return error_response(400, problem);
-  auto getting = ctx.node.transfers().get_torrent(torrent, output, directory);
+  auto only = only_paths(body);
+  if (!only) co_return error_response(400, "only must be a list of paths");
+  auto getting = ctx.node.transfers().get_torrent(torrent, output, directory, std::move(*only));
   auto id = co_await std::move(getting);
   if (!id) co_return error_response(400, id.error_message());
   co_return json_response(200, json{{"id", protocol::to_hex(*id)}}.dump());
@@ -276,7 +290,9 @@ response get(const api_context& ctx, const json& body) {
     return error_response(400, problem);
   const auto wanted = text_field(body, "id");
   if (wanted.starts_with("magnet:")) {
-    auto id = ctx.node.transfers().get_magnet(wanted, output, directory);
+    auto only = only_paths(body);
+    if (!only) return error_response(400, "only must be a list of paths");
+    auto id = ctx.node.transfers().get_magnet(wanted, output, directory, std::move(*only));
     if (!id) return error_response(400, id.error_message());
     return json_response(200, json{{"id", protocol::to_hex(*id)}}.dump());
   }

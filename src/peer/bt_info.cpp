@@ -60,7 +60,7 @@ protocol::result<bt::built_torrent> bt_info::torrent(bt::torrent_format f,
     for (const auto& t : trackers)
       if (t != tracker) announced.push_back(t);
     const auto& kept = of(f);
-    return bt::built_torrent{torrent_file_around(kept.info_bytes, announced, hashes),
+    return bt::built_torrent{torrent_file_around(kept.info_bytes, announced, hashes, layout.get()),
                              kept.info_bytes, kept.hashes};
   }
   bt::torrent_source s;
@@ -108,9 +108,61 @@ protocol::result<std::shared_ptr<const bt_info>> make_bt_info(const protocol::ma
   return std::shared_ptr<const bt_info>(std::move(info));
 }
 
+namespace {
+
+// A multi-file torrent: one download over its piece space (torrent_files.hpp).
+protocol::result<std::shared_ptr<const bt_info>> make_multi_file_bt_info(
+    const bt::torrent_info& t) {
+  auto layout = bt::make_file_layout(t);
+  if (!layout) return error{layout.error_message()};
+  if (layout->total_bytes == 0) return error{"the torrent's files are empty: nothing to download"};
+  const bt::piece_layout space{layout->total_bytes, t.piece_length};
+  if (auto problem = bt::layout_problem(space); !problem.empty()) return error{problem};
+  if (t.info_bytes.empty() || bt::compute_info_hashes(t.info_bytes, t.format) != t.hashes)
+    return error{"the torrent's info-hash does not match its info dictionary"};
+  if (t.format != bt::torrent_format::v2 && t.v1_pieces.size() != space.piece_count())
+    return error{"v1 piece hashes do not match the files' size"};
+  if (t.format == bt::torrent_format::v2) {
+    // Its pieces are checked against each file's layer (parse_torrent
+    // checked each one against its file's root).
+    for (const auto& f : layout->files) {
+      if (f.pad || f.length == 0) continue;
+      if (!f.pieces_root) return error{"a file of the torrent has no v2 pieces root"};
+      const bt::piece_layout file{f.length, t.piece_length};
+      if (f.length > t.piece_length && f.piece_layer.size() != file.piece_count())
+        return error{"the torrent lacks its v2 piece layers"};
+    }
+  }
+  auto info = std::make_shared<bt_info>();
+  info->name = t.name;
+  info->size = layout->total_bytes;
+  info->piece_length = t.piece_length;
+  info->downloaded = true;
+  info->trackers = t.trackers;
+  if (t.format != bt::torrent_format::v2) info->hashes.v1_pieces = t.v1_pieces;
+  if (t.format != bt::torrent_format::v1) {
+    const auto pad = bt::merkle_pad(bt::log2_exact(space.blocks_per_piece()));
+    for (const auto& f : layout->files) {
+      if (!f.pieces_root || f.piece_layer.empty()) continue;
+      info->file_piece_trees.try_emplace(
+          *f.pieces_root,
+          bt::merkle_layers(f.piece_layer, bt::merkle_width(f.piece_layer.size()), pad));
+    }
+  }
+  info->layout = std::make_shared<const bt::file_layout>(std::move(*layout));
+  auto* slot = t.format == bt::torrent_format::v1   ? &info->v1
+               : t.format == bt::torrent_format::v2 ? &info->v2
+                                                    : &info->hybrid;
+  *slot = {t.info_bytes, t.hashes};
+  info->formats = {t.format};
+  return std::shared_ptr<const bt_info>(std::move(info));
+}
+
+}  // namespace
+
 protocol::result<std::shared_ptr<const bt_info>> make_bt_info(const bt::torrent_info& t) {
   if (t.multi_file || t.files.size() != 1 || t.files[0].pad || t.files[0].path.size() != 1)
-    return error{"multi-file torrents are not supported yet"};
+    return make_multi_file_bt_info(t);
   const auto& file = t.files[0];
   if (file.length == 0 || t.total_size != file.length)
     return error{"the torrent's file is empty: nothing to download"};
@@ -166,7 +218,8 @@ protocol::content_id torrent_content_id(const bt::torrent_info& t) {
 
 std::vector<std::uint8_t> torrent_file_around(std::span<const std::uint8_t> info_bytes,
                                               const std::vector<std::string>& trackers,
-                                              const bt::file_hashes& hashes) {
+                                              const bt::file_hashes& hashes,
+                                              const bt::file_layout* layout) {
   // Built by hand in key order (announce, announce-list, info, piece
   // layers): the info dictionary goes in as it is, never re-encoded.
   std::vector<std::uint8_t> out{'d'};
@@ -183,16 +236,22 @@ std::vector<std::uint8_t> torrent_file_around(std::span<const std::uint8_t> info
   }
   bt::bencode_append(bt::bvalue("info"), out);
   out.insert(out.end(), info_bytes.begin(), info_bytes.end());
-  if (!hashes.piece_layer.empty()) {
+  // Collected, then sorted once (bvalue(dict)): a torrent may have many files.
+  bt::bvalue::dict layers;
+  const auto add_layer = [&layers](const bt::sha256_digest& root,
+                                   const std::vector<bt::sha256_digest>& piece_layer) {
     std::string layer;
-    layer.reserve(hashes.piece_layer.size() * 32);
-    for (const auto& d : hashes.piece_layer)
+    layer.reserve(piece_layer.size() * 32);
+    for (const auto& d : piece_layer)
       layer.append(d.begin(), d.end());
-    auto layers = bt::bvalue::make_dict();
-    layers.set(std::string(hashes.pieces_root.begin(), hashes.pieces_root.end()),
-               bt::bvalue(std::move(layer)));
-    entry("piece layers", layers);
+    layers.emplace_back(std::string(root.begin(), root.end()), bt::bvalue(std::move(layer)));
+  };
+  if (!hashes.piece_layer.empty()) add_layer(hashes.pieces_root, hashes.piece_layer);
+  if (layout) {
+    for (const auto& f : layout->files)
+      if (f.pieces_root && !f.piece_layer.empty()) add_layer(*f.pieces_root, f.piece_layer);
   }
+  if (!layers.empty()) entry("piece layers", bt::bvalue(std::move(layers)));
   out.push_back('e');
   return out;
 }

@@ -8,6 +8,7 @@
 // its info-hash is the one the swarm knows). Built once; read-only afterwards.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,6 +17,7 @@
 #include "protocol/manifest.hpp"
 #include "protocol/result.hpp"
 #include "protocol/torrent.hpp"
+#include "protocol/torrent_files.hpp"
 
 namespace peerlab::peer {
 
@@ -41,6 +43,13 @@ struct bt_info {
   // The merkle tree from the piece layer up to the root (layer 0 = pieces,
   // padded): answers BEP 52 hash requests for piece-layer hashes.
   std::vector<std::vector<protocol::bt::sha256_digest>> piece_tree;
+  // The same for each file of a multi-file torrent that has a piece layer,
+  // by its pieces root (a hash request names the file by its root).
+  std::map<protocol::bt::sha256_digest, std::vector<std::vector<protocol::bt::sha256_digest>>>
+      file_piece_trees;
+  // A downloaded multi-file torrent: its files in its piece space (`size`
+  // is that space's; v2 roots and layers are per file there). Null for one file.
+  std::shared_ptr<const protocol::bt::file_layout> layout;
 
   const bt_torrent& of(protocol::bt::torrent_format f) const;
   bool has(protocol::bt::torrent_format f) const;
@@ -62,10 +71,10 @@ struct bt_info {
 protocol::result<std::shared_ptr<const bt_info>> make_bt_info(const protocol::manifest& m,
                                                               protocol::bt::file_hashes hashes);
 
-// A downloaded single-file torrent (v1, hybrid, or v2 with its piece
-// layers): its hashes, piece tree and the one torrent of t.format, whose
-// info dictionary and info-hashes are t's own. An error for a multi-file
-// torrent (issue 20), an empty file, or missing v2 piece layers.
+// A downloaded torrent (v1, hybrid, or v2 with its piece layers): its
+// hashes, piece tree (single file) or file layout (multi-file), and the one
+// torrent of t.format, whose info dictionary and info-hashes are t's own. An
+// error for an empty torrent, or missing v2 piece layers.
 protocol::result<std::shared_ptr<const bt_info>> make_bt_info(const protocol::bt::torrent_info& t);
 
 // A torrent download's content id: the SHA-256 of its info dictionary (for
@@ -75,10 +84,12 @@ protocol::content_id torrent_content_id(const protocol::bt::torrent_info& t);
 
 // A .torrent file around an info dictionary kept byte for byte (its
 // info-hash unchanged): `trackers` as announce and announce-list (one tier
-// each), and for a v2 or hybrid file longer than one piece its piece layer.
+// each), and for a v2 or hybrid file longer than one piece its piece layer
+// (of a multi-file torrent: every file's in `layout`, when not null).
 std::vector<std::uint8_t> torrent_file_around(std::span<const std::uint8_t> info_bytes,
                                               const std::vector<std::string>& trackers,
-                                              const protocol::bt::file_hashes& hashes);
+                                              const protocol::bt::file_hashes& hashes,
+                                              const protocol::bt::file_layout* layout = nullptr);
 
 // The hashes as kept in the data directory (manifests/ID.bt): a magic, then
 // the SHA-1 of each piece, the pieces root and the piece layer. Checked on

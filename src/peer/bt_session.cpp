@@ -263,25 +263,47 @@ void bt_session::reject(const protocol::request& r) {
   pending_.erase(it);
 }
 
-void bt_session::send(const protocol::request& r, std::shared_ptr<const file_handle> file,
-                      std::uint64_t offset) {
+void bt_session::send(const protocol::request& r, const std::vector<file_part>& parts) {
   submitted_.erase(r.index);
   retried_.erase(r.index);
   const auto it = pending_.find(r.index);
   if (it == pending_.end()) return;
   for (const auto& q : it->second) {
-    const auto head = bt::encode_piece_head(q.piece, q.begin, q.length);
+    auto head = bt::encode_piece_head(q.piece, q.begin, q.length);
     if (owner_.trace_) {
       owner_.trace_->record(*conn_, true, "bt piece",
                             "bt piece #" + std::to_string(q.piece) + " +" +
                                 std::to_string(q.begin) + " " + std::to_string(q.length),
                             head.size() + q.length, client_);
     }
-    const auto from = offset + q.begin;
-    const auto in_file =
-        from >= info_->size ? 0 : std::min<std::uint64_t>(q.length, info_->size - from);
-    conn_->send_raw_file({head.begin(), head.end()}, file, from, in_file);
-    if (in_file < q.length) conn_->send_raw(std::vector<std::uint8_t>(q.length - in_file, 0));
+    // The block from the parts it spans: sendfile for file bytes, zeros for
+    // pads and for what lies past the parts (a v2 torrent pads its last
+    // file to a whole piece). The head goes out with the first of them.
+    std::vector<std::uint8_t> pending_head(head.begin(), head.end());
+    std::uint64_t part_start = 0;  // of the current part, in the piece
+    std::uint64_t at = q.begin;    // next byte of the block, in the piece
+    const std::uint64_t end = std::uint64_t{q.begin} + q.length;
+    for (const auto& part : parts) {
+      const auto part_end = part_start + part.length;
+      if (at < part_end && at < end) {
+        const auto n = std::min(part_end, end) - at;
+        const auto from = part.offset + (at - part_start);
+        if (part.file) {
+          conn_->send_raw_file(std::move(pending_head), part.file, from, n);
+        } else {
+          pending_head.resize(pending_head.size() + n, 0);
+          conn_->send_raw(std::move(pending_head));
+        }
+        pending_head.clear();
+        at += n;
+      }
+      part_start = part_end;
+      if (at >= end) break;
+    }
+    if (at < end || !pending_head.empty()) {
+      pending_head.resize(pending_head.size() + (end - at), 0);
+      conn_->send_raw(std::move(pending_head));
+    }
   }
   pending_blocks_ -= it->second.size();
   pending_.erase(it);
@@ -350,10 +372,12 @@ void bt_session::on_hash_request(const bt::hash_request& q) {
   // (a magnet link) needs; block-layer hashes would need the file read.
   const bt::piece_layout layout{info_->size, info_->piece_length};
   const auto piece_layer = bt::log2_exact(layout.blocks_per_piece());
-  if (format_ != bt::torrent_format::v1 && q.root == info_->hashes.pieces_root &&
-      !info_->piece_tree.empty() && q.base == piece_layer) {
-    auto values =
-        bt::merkle_hashes_for_request(info_->piece_tree, q.index, q.count, q.proof_layers);
+  // One file's tree, or (a multi-file torrent) the tree of the file with that root.
+  const auto* tree = q.root == info_->hashes.pieces_root ? &info_->piece_tree : nullptr;
+  if (const auto it = info_->file_piece_trees.find(q.root); it != info_->file_piece_trees.end())
+    tree = &it->second;
+  if (format_ != bt::torrent_format::v1 && tree && !tree->empty() && q.base == piece_layer) {
+    auto values = bt::merkle_hashes_for_request(*tree, q.index, q.count, q.proof_layers);
     if (values) {
       return write(
           bt::hashes{q.root, q.base, q.index, q.count, q.proof_layers, std::move(*values)});

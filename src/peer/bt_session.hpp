@@ -45,8 +45,7 @@ class bt_session final : public upload_sink, public chunk_source {
 
   // upload_sink: the uploader's answers for a piece we handed it.
   void reject(const protocol::request& r) override;
-  void send(const protocol::request& r, std::shared_ptr<const file_handle> file,
-            std::uint64_t offset) override;
+  void send(const protocol::request& r, const std::vector<file_part>& parts) override;
 
   // chunk_source: the download asks for whole pieces.
   std::uint64_t key() const override { return conn_->serial(); }

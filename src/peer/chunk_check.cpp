@@ -10,17 +10,18 @@ namespace peerlab::peer {
 namespace bt = protocol::bt;
 
 chunk_check chunk_check::sha256(const protocol::sha256_digest& d) {
-  return {kind::sha256, d, 0};
+  return {kind::sha256, d, 0, 0};
 }
 
 chunk_check chunk_check::sha1(std::span<const std::uint8_t, 20> d) {
-  chunk_check c{kind::sha1, {}, 0};
+  chunk_check c{kind::sha1, {}, 0, 0};
   std::copy(d.begin(), d.end(), c.digest.begin());
   return c;
 }
 
-chunk_check chunk_check::merkle(const protocol::sha256_digest& root, std::uint32_t leaves) {
-  return {kind::merkle, root, leaves};
+chunk_check chunk_check::merkle(const protocol::sha256_digest& root, std::uint32_t leaves,
+                                std::uint32_t file_bytes) {
+  return {kind::merkle, root, leaves, file_bytes};
 }
 
 bool matches(const chunk_check& c, std::span<const std::uint8_t> data) {
@@ -33,6 +34,12 @@ bool matches(const chunk_check& c, std::span<const std::uint8_t> data) {
     }
     case chunk_check::kind::merkle:
       break;
+  }
+  if (c.file_bytes > 0) {
+    if (c.file_bytes > data.size()) return false;
+    const auto pad = data.subspan(c.file_bytes);
+    if (std::any_of(pad.begin(), pad.end(), [](std::uint8_t b) { return b != 0; })) return false;
+    data = data.first(c.file_bytes);
   }
   if (data.empty() || !std::has_single_bit(c.merkle_leaves)) return false;
   // The last block may be short: hashed as it is; missing leaves are zeros.

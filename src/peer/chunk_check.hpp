@@ -18,10 +18,15 @@ struct chunk_check {
   // piece length / 16 KiB for a piece-layer hash, merkle_width(blocks) for
   // the pieces root of a file of at most one piece.
   std::uint32_t merkle_leaves = 0;
+  // merkle, in a multi-file v2 torrent: the piece's bytes of its file (0:
+  // all of it); the rest is the zeros padding the file to a piece boundary,
+  // which are not in the file's tree and must be zeros.
+  std::uint32_t file_bytes = 0;
 
   static chunk_check sha256(const protocol::sha256_digest& d);
   static chunk_check sha1(std::span<const std::uint8_t, 20> d);
-  static chunk_check merkle(const protocol::sha256_digest& root, std::uint32_t leaves);
+  static chunk_check merkle(const protocol::sha256_digest& root, std::uint32_t leaves,
+                            std::uint32_t file_bytes = 0);
 };
 
 // Whether `data` (one whole chunk) hashes to what `c` says. A merkle check

@@ -90,6 +90,34 @@ asio::awaitable<result<std::shared_ptr<file_handle>>> disk_io::open_chunk(
   co_return co_await run(lane::uploads, open);
 }
 
+asio::awaitable<std::pair<chunk_write, std::string>> disk_io::write_piece(
+    std::shared_ptr<const torrent_tree> tree, std::shared_ptr<file_handle> chunk_map,
+    std::uint64_t offset, std::uint32_t index, const std::vector<std::uint8_t>& data,
+    chunk_check check) {
+  auto verify_and_write = [&]() -> std::pair<chunk_write, std::string> {
+    if (!matches(check, data)) return {chunk_write::corrupt, ""};
+    if (auto written = peer::write_piece(pool_, *tree, offset, data); !written)
+      return {chunk_write::failed, written.error_message()};
+    const std::uint8_t one = 1;
+    if (auto marked = store::write_at(*chunk_map, index, {&one, 1}); !marked)
+      return {chunk_write::failed, marked.error_message()};
+    return {chunk_write::written, ""};
+  };
+  co_return co_await run(lane::chunks, verify_and_write);
+}
+
+asio::awaitable<result<std::vector<file_part>>> disk_io::open_parts(
+    std::shared_ptr<const torrent_tree> tree, std::uint64_t offset, std::uint64_t length) {
+  auto open = [&] { return peer::open_parts(pool_, *tree, offset, length); };
+  co_return co_await run(lane::uploads, open);
+}
+
+asio::awaitable<result<std::monostate>> disk_io::place_files(
+    std::shared_ptr<const torrent_tree> tree, std::vector<std::size_t> which) {
+  auto place = [&] { return peer::place_files(pool_, *tree, which); };
+  co_return co_await run(lane::files, place);
+}
+
 asio::awaitable<result<file_stamp>> disk_io::finish_download(std::shared_ptr<file_handle> partial,
                                                              fs::path from, fs::path to, lane l) {
   auto finish = [&]() -> result<file_stamp> {

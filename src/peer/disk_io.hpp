@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "peer/chunk_check.hpp"
+#include "peer/file_pool.hpp"
 #include "peer/store.hpp"
 
 namespace peerlab::peer {
@@ -69,6 +70,23 @@ class disk_io {
       fs::path path, file_stamp stamp, std::shared_ptr<file_handle> partial, std::uint64_t offset,
       std::uint64_t length);
 
+  // A multi-file torrent's piece (at `offset` of its piece space): checked,
+  // and only if it matches, written to the files it covers (through the file
+  // pool) and marked in the chunk map.
+  asio::awaitable<std::pair<chunk_write, std::string>> write_piece(
+      std::shared_ptr<const torrent_tree> tree, std::shared_ptr<file_handle> chunk_map,
+      std::uint64_t offset, std::uint32_t index, const std::vector<std::uint8_t>& data,
+      chunk_check check);
+  // Where a multi-file torrent's piece is, as parts of its files (pads:
+  // zeros), in the page cache: what a BitTorrent peer is sent.
+  asio::awaitable<result<std::vector<file_part>>> open_parts(
+      std::shared_ptr<const torrent_tree> tree, std::uint64_t offset, std::uint64_t length);
+  // A multi-file torrent's files, each flushed and renamed into place.
+  asio::awaitable<result<std::monostate>> place_files(std::shared_ptr<const torrent_tree> tree,
+                                                      std::vector<std::size_t> which);
+  // Closes the files the pool holds of a torrent.
+  void forget_files(const protocol::content_id& id) { pool_.forget(id); }
+
   // A finished download: flushed to disk, renamed into place; its new stamp.
   asio::awaitable<result<file_stamp>> finish_download(std::shared_ptr<file_handle> partial,
                                                       fs::path from, fs::path to,
@@ -86,6 +104,7 @@ class disk_io {
   static constexpr std::size_t writeback_step_bytes = 32 * 1024 * 1024;
   void start_writeback(const std::shared_ptr<file_handle>& file, std::size_t written);
 
+  file_pool pool_{64};  // multi-file torrents' open files, for every lane
   asio::thread_pool chunks_{2};
   asio::thread_pool uploads_{1};
   asio::thread_pool files_{1};  // one thread: writes land in the order asked

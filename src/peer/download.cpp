@@ -18,6 +18,14 @@ const char* to_string(download_state s) {
   return "failed";
 }
 
+void download::want_only(const std::vector<bool>& wanted) {
+  if (!picker_ || wanted.empty()) return;
+  std::vector<bool> unwanted(wanted.size());
+  for (std::size_t i = 0; i < wanted.size(); ++i)
+    unwanted[i] = !wanted[i];
+  picker_->set_unwanted(std::move(unwanted));
+}
+
 void download::begin(protocol::manifest m, std::size_t resumed_chunks) {
   manifest_ = std::move(m);
   name = manifest_.name;

@@ -44,10 +44,16 @@ class download {
   // What the user asked for, and what the manifest then said.
   std::string name;
   std::uint64_t size = 0;
-  fs::path output;     // the target file (empty until known)
-  fs::path directory;  // where NAME goes when no output was given
+  fs::path output;                // the target file (empty until known)
+  fs::path directory;             // where NAME goes when no output was given
+  std::vector<std::string> only;  // a multi-file torrent's files to fetch (empty: all)
   clock::time_point started = clock::now();
   bool finishing = false;  // every chunk is in: being flushed and renamed into place
+  bool placing = false;    // a multi-file torrent's files being renamed into place
+  // A multi-file torrent: pieces written since its files were last looked
+  // at (only the files they touch can have become ready), or every file.
+  std::vector<std::uint32_t> pieces_to_place;
+  bool place_all = true;
 
   // Manifest phase: whom we asked, when, and who has had a go.
   std::optional<source_key> manifest_from;
@@ -56,6 +62,8 @@ class download {
 
   // Manifest known and the partial file ready: requests may start.
   void begin(protocol::manifest m, std::size_t resumed_chunks);
+  // After begin: chunks never to ask for (wanted[i] false; empty: all wanted).
+  void want_only(const std::vector<bool>& wanted);
   void complete();
   // Gives up: requests in flight are cancelled (their chunks, if they still
   // come, are expected and ignored unless a retry wants them).

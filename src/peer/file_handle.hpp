@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 
 namespace peerlab::peer {
 
@@ -27,6 +28,14 @@ class file_handle {
 
  private:
   int fd_;
+};
+
+// Bytes [offset, offset + length) of `file` — or, with no file, that many
+// zeros (a torrent's pad): one piece of what a BitTorrent piece is sent from.
+struct file_part {
+  std::shared_ptr<const file_handle> file;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
 };
 
 // pread until `length` bytes are in, or the file ends early.

@@ -46,7 +46,7 @@ std::optional<std::size_t> piece_picker::pick(const chunk_set& peer_has, const c
     std::size_t ties = 0;
     const std::size_t start = next_;
     for (std::size_t k = 0, i = start; k < n; ++k, i = i + 1 == n ? 0 : i + 1) {
-      if (we_have.has(i) || !peer_has.has(i) || requested[i] >= max_requests ||
+      if (we_have.has(i) || unwanted(i) || !peer_has.has(i) || requested[i] >= max_requests ||
           requested_from_this_peer[i]) {
         continue;
       }
@@ -68,7 +68,7 @@ std::optional<std::size_t> piece_picker::pick(const chunk_set& peer_has, const c
   if (auto fresh = best_among(1)) return fresh;
   // Endgame only once no missing chunk is left unrequested anywhere.
   for (std::size_t i = 0; i < availability_.size(); ++i) {
-    if (!we_have.has(i) && requested[i] == 0) return std::nullopt;
+    if (!we_have.has(i) && !unwanted(i) && requested[i] == 0) return std::nullopt;
   }
   return best_among(endgame_copies);
 }

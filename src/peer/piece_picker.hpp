@@ -22,6 +22,9 @@ class piece_picker {
   void add_availability(const chunk_set& peer_has);
   void remove_availability(const chunk_set& peer_has);
   void add_availability(std::size_t chunk);
+  // Chunks never to pick (a torrent's pieces that touch no file asked for
+  // with --only); they do not hold up the endgame either.
+  void set_unwanted(std::vector<bool> unwanted) { unwanted_ = std::move(unwanted); }
   std::size_t availability(std::size_t chunk) const { return availability_[chunk]; }
 
   // The next chunk to request from a peer that has `peer_has`, given what we
@@ -34,7 +37,10 @@ class piece_picker {
                                   std::uint8_t endgame_copies = 2);
 
  private:
+  bool unwanted(std::size_t i) const { return i < unwanted_.size() && unwanted_[i]; }
+
   std::vector<std::uint32_t> availability_;
+  std::vector<bool> unwanted_;
   std::mt19937 rng_;
   std::size_t next_ = 0;      // where the next scan starts
   std::size_t run_left_ = 0;  // picks before it jumps to a random place

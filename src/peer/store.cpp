@@ -14,6 +14,7 @@
 #include "peer/disk_io.hpp"
 #include "peer/file_hasher.hpp"
 #include "peer/log.hpp"
+#include "peer/private_files.hpp"
 #include "protocol/messages.hpp"
 
 namespace peerlab::peer {
@@ -29,45 +30,6 @@ file_stamp stamp_from(const struct stat& st) {
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
           static_cast<std::uint64_t>(st.st_ino),
           static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
-}
-
-// Creates `path` as a new, empty file of `size` bytes, never through a link
-// planted there: the file is made under a fresh name of its own (O_EXCL,
-// which also refuses to follow a symbolic link) and renamed over `path`.
-// rename(2) replaces a link itself, so whatever it pointed to is untouched.
-result<int> create_private(const fs::path& path, std::uint64_t size) {
-  std::string temporary = path.string() + ".XXXXXX";
-  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
-  if (fd < 0) return error{"cannot create " + path.string() + ": " + errno_text()};
-  ::fchmod(fd, 0644);
-  const auto fail = [&](const std::string& what) {
-    const std::string why = what + errno_text();
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    return error{why};
-  };
-  if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
-    return fail("cannot size " + path.string() + ": ");
-  if (::rename(temporary.c_str(), path.c_str()) != 0)
-    return fail("cannot create " + path.string() + ": ");
-  return fd;
-}
-
-// Opens a file that an earlier run created, refusing a symbolic link (or
-// anything else that is not a regular file) found in its place.
-result<int> open_existing(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0 && errno == ELOOP)
-    return error{path.string() + " is a symbolic link; refusing to follow it"};
-  if (fd < 0) return error{"cannot open " + path.string() + ": " + errno_text()};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return error{path.string() + " is not a regular file"};
-  }
-  // O_NONBLOCK only kept a FIFO planted there from hanging the open.
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  return fd;
 }
 
 }  // namespace
@@ -178,10 +140,13 @@ result<std::monostate> store::write_at(const file_handle& file, std::uint64_t of
 result<std::monostate> store::open_partial(content& c, bool create) const {
   // A download creates its files anew, and reopens them on resume, without
   // ever following a link someone planted at their paths (docs/security.md).
-  auto data_fd =
-      create ? create_private(c.partial_path(), c.manifest.size) : open_existing(c.partial_path());
-  if (!data_fd) return error{data_fd.error_message()};
-  c.partial = std::make_shared<file_handle>(*data_fd);
+  // (A multi-file torrent's files are the tree's: torrent_tree, file_pool.)
+  if (!c.tree) {
+    auto data_fd = create ? create_private(c.partial_path(), c.manifest.size)
+                          : open_existing(c.partial_path());
+    if (!data_fd) return error{data_fd.error_message()};
+    c.partial = std::make_shared<file_handle>(*data_fd);
+  }
   auto map_fd = create ? create_private(chunk_map_path(c.id), c.manifest.chunk_count())
                        : open_existing(chunk_map_path(c.id));
   if (!map_fd) return error{"the chunk map: " + map_fd.error_message()};
@@ -217,7 +182,8 @@ result<std::monostate> store::load() {
   }
   for (const auto& e : entries) {
     content c;
-    std::string torrent;  // a torrent download's format, "" for a peerlab file
+    std::string torrent;            // a torrent download's format, "" for a peerlab file
+    std::vector<std::string> only;  // a multi-file torrent's --only
     try {
       auto id = protocol::content_id_from_hex(e.at("id").get<std::string>());
       if (!id) continue;
@@ -227,12 +193,13 @@ result<std::monostate> store::load() {
       c.stamp = {e.at("size").get<std::uint64_t>(), e.at("mtime_ns").get<std::int64_t>(),
                  e.at("inode").get<std::uint64_t>(), e.value("ctime_ns", std::int64_t{-1})};
       torrent = e.value("torrent", std::string{});
+      only = e.value("only", std::vector<std::string>{});
     } catch (const std::exception&) {
       continue;
     }
     if (!torrent.empty()) {
       // A torrent download has no manifest file: its kept torrent says all.
-      if (auto kept = load_torrent(c, torrent); !kept) {
+      if (auto kept = load_torrent(c, torrent, only); !kept) {
         log_line(log_level::warn) << "dropping the torrent download of " << c.path << ": "
                                   << kept.error_message();
         continue;
@@ -248,7 +215,33 @@ result<std::monostate> store::load() {
       }
       c.manifest = std::move(*m);
     }
-    if (c.complete) {
+    if (c.tree) {
+      // A multi-file torrent: its chunk map (kept: --only may leave pieces
+      // out) and files; complete, every selected file must be in place.
+      if (auto opened = open_tree(c, false); !opened) {
+        if (c.complete) {
+          log_line(log_level::warn)
+              << "no longer sharing " << c.path << ": " << opened.error_message();
+          continue;
+        }
+        log_line(log_level::warn) << "cannot resume the download of " << c.path
+                                  << " for now: " << opened.error_message();
+        const auto id = c.id;
+        unavailable_.emplace(id, std::pair{std::move(c), opened.error_message()});
+        continue;
+      }
+      if (c.complete) {
+        c.chunk_map.reset();
+        bool all = true;
+        for (std::size_t i = 0; i < c.placed.size(); ++i)
+          all = all && (!c.tree->selected[i] || c.placed[i]);
+        if (!all) {
+          log_line(log_level::warn)
+              << "no longer sharing " << c.path << ": some of its files changed or vanished";
+          continue;
+        }
+      }
+    } else if (c.complete) {
       const auto now = stamp_of(c.path);
       // A catalog written before change times were recorded: trust the rest.
       if (now && c.stamp.ctime_ns < 0) c.stamp.ctime_ns = now->ctime_ns;
@@ -292,6 +285,7 @@ result<std::monostate> store::save_catalog() const {
                        {"ctime_ns", c.stamp.ctime_ns}});
     // A torrent download: its torrent is in torrents/ID.torrent, not manifests/.
     if (c.torrent) entries.back()["torrent"] = std::string(protocol::bt::to_string(*c.torrent));
+    if (c.tree && !c.tree->only.empty()) entries.back()["only"] = c.tree->only;
   }
   save(dir_ / "catalog.json", entries.dump(1) + "\n");
   return std::monostate{};
@@ -395,12 +389,19 @@ void store::complete_download(const protocol::content_id& id, const file_stamp& 
   if (!c || c->complete) return;
   c->complete = true;
   c->stamp = stamp;
-  c->have = chunk_set(c->manifest.chunk_count(), true);
   c->partial.reset();
   c->chunk_map.reset();
+  // A multi-file torrent keeps its chunk map: with --only, pieces of the
+  // files left out are not here, and a restart must know which are.
+  if (c->tree) return (void)save_catalog();
+  c->have = chunk_set(c->manifest.chunk_count(), true);
   if (c->in_folder) return;  // no chunk map, and not in catalog.json
   if (disk_) disk_->remove_file_later(chunk_map_path(id));
   save_catalog();
+}
+
+void store::mark_placed(const protocol::content_id& id, std::size_t i) {
+  if (auto* c = find(id); c && c->tree && i < c->placed.size()) c->placed[i] = true;
 }
 
 void store::remove(const protocol::content_id& id) {

@@ -22,6 +22,7 @@
 #include "peer/chunk_check.hpp"
 #include "peer/chunk_set.hpp"
 #include "peer/file_handle.hpp"
+#include "peer/torrent_tree.hpp"
 #include "protocol/manifest.hpp"
 #include "protocol/result.hpp"
 
@@ -64,12 +65,21 @@ struct content {
   // (v1 SHA-1 when the torrent has them, else the v2 piece layer); `bt` is set from the start; it
   // is never in the peerlab catalog.
   std::optional<protocol::bt::torrent_format> torrent;
+  // A multi-file torrent (path: the tree's root): where its files are
+  // (partial is null: they are opened through the disk layer's file pool;
+  // chunk_map stays, complete or not, since --only may leave pieces out),
+  // and per layout file whether it is in place under its final name.
+  std::shared_ptr<const torrent_tree> tree;
+  std::vector<bool> placed;
 
   fs::path partial_path() const { return path.string() + ".peerlab-partial"; }
   // The manifest's SHA-256, or the torrent's hash for that piece (store_torrent.cpp).
   chunk_check check(std::size_t index) const;
   // The bytes of the chunks it holds (verified).
   std::uint64_t bytes_held() const;
+
+ private:
+  chunk_check check_v2_file_piece(std::size_t index) const;
 };
 
 // What hashing a file to share it gives.
@@ -112,9 +122,10 @@ class store {
   // the info dictionary and, for v2, the piece layers — whatever lets load() rebuild the same
   // torrent_info) so a restarted node resumes it. A single-file torrent only (make_bt_info);
   // `earlier` as for prepare_download.
+  // A multi-file torrent: its tree at `target` (torrent_tree), `only` the files to fetch.
   result<content> prepare_torrent_download(const protocol::bt::torrent_info& t,
-                                           const fs::path& target,
-                                           std::optional<content> earlier) const;
+                                           const fs::path& target, std::optional<content> earlier,
+                                           const std::vector<std::string>& only = {}) const;
   // Records a download (a torrent's indexed by its info-hashes at once).
   void add_download(content c);
   // Blocking: a folder's file to download (c.in_folder): its partial file
@@ -127,6 +138,8 @@ class store {
   // Records a download that the disk layer flushed and renamed into place
   // (now with `stamp`): the content becomes shared.
   void complete_download(const protocol::content_id& id, const file_stamp& stamp);
+  // A multi-file torrent's file `i` is in place.
+  void mark_placed(const protocol::content_id& id, std::size_t i);
   void remove(const protocol::content_id& id);
 
   // BitTorrent (store_bt.cpp). Records a complete file's BitTorrent hashes,
@@ -177,7 +190,11 @@ class store {
   fs::path torrent_path(const protocol::content_id& id) const;
   // Rebuilds c (id and path set) from its kept torrent; an error if the
   // file is missing, corrupt, not of `format` or not of c.id.
-  result<std::monostate> load_torrent(content& c, const std::string& format) const;
+  result<std::monostate> load_torrent(content& c, const std::string& format,
+                                      const std::vector<std::string>& only) const;
+  // A multi-file torrent's chunk map and files: made, or reopened (its files
+  // in place found) — complete or not.
+  result<std::monostate> open_tree(content& c, bool create) const;
   result<std::monostate> open_partial(content& c, bool create) const;
 
   fs::path dir_;

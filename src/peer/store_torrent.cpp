@@ -24,7 +24,8 @@ constexpr std::size_t max_kept_torrent_bytes = 64 * 1024 * 1024;
 // encoded (decode_manifest would refuse a 16 KiB chunk size) nor announced.
 protocol::manifest placeholder_manifest(const bt::torrent_info& t, const bt_info& info) {
   protocol::manifest m;
-  m.name = t.files.front().path.front();  // the file's name (a v2 torrent's may differ from t.name)
+  // The file's name (a v2 torrent's may differ from t.name); a tree's root.
+  m.name = info.layout ? t.name : t.files.front().path.front();
   m.size = info.size;
   m.chunk_size = info.piece_length;
   m.chunk_hashes.resize(info.piece_count());
@@ -44,6 +45,7 @@ chunk_check content::check(std::size_t index) const {
   if (index >= manifest.chunk_count()) return never;
   if (!torrent || !bt) return chunk_check::sha256(manifest.chunk_hashes[index]);
   const auto& h = bt->hashes;
+  if (*torrent == bt::torrent_format::v2 && bt->layout) return check_v2_file_piece(index);
   if (*torrent != bt::torrent_format::v2) {
     if (index >= h.v1_pieces.size()) return never;
     return chunk_check::sha1(h.v1_pieces[index]);
@@ -60,19 +62,50 @@ chunk_check content::check(std::size_t index) const {
                              static_cast<std::uint32_t>(bt::merkle_width(layout.block_count())));
 }
 
+// BEP 52 in a multi-file torrent: the piece belongs to one file (pieces
+// never span files); it is checked as that file's piece, over the file's
+// bytes only (the rest of it is the pad to the piece boundary: zeros).
+chunk_check content::check_v2_file_piece(std::size_t index) const {
+  const auto never = chunk_check::merkle({}, 0);
+  const auto& layout = *bt->layout;
+  const auto which = bt::file_at_piece(layout, index);
+  if (!which) return never;
+  const auto& f = layout.files[*which];
+  if (!f.pieces_root) return never;
+  const auto local = (index * std::uint64_t{layout.piece_length} - f.offset) / layout.piece_length;
+  const bt::piece_layout file{f.length, layout.piece_length};
+  const auto bytes = file.piece_size(local);
+  if (f.length > layout.piece_length) {
+    if (local >= f.piece_layer.size()) return never;
+    return chunk_check::merkle(f.piece_layer[local], layout.piece_length / bt::block_bytes, bytes);
+  }
+  return chunk_check::merkle(
+      *f.pieces_root, static_cast<std::uint32_t>(bt::merkle_width(file.block_count())), bytes);
+}
+
 fs::path store::torrent_path(const protocol::content_id& id) const {
   return dir_ / "torrents" / (protocol::to_hex(id) + ".torrent");
 }
 
 result<content> store::prepare_torrent_download(const bt::torrent_info& t, const fs::path& target,
-                                                std::optional<content> earlier) const {
+                                                std::optional<content> earlier,
+                                                const std::vector<std::string>& only) const {
   auto info = make_bt_info(t);
   if (!info) return error{info.error_message()};
   const auto id = torrent_content_id(t);
+  std::shared_ptr<const torrent_tree> tree;
+  if ((*info)->layout) {
+    auto made = make_torrent_tree(id, target, dir_, (*info)->layout, only);
+    if (!made) return error{made.error_message()};
+    tree = std::move(*made);
+  } else if (!only.empty()) {
+    return error{"--only is for folders and multi-file torrents: this torrent is one file"};
+  }
   // Kept before the catalog names the download, so a restart finds it.
   std::error_code ec;
   fs::create_directories(dir_ / "torrents", ec);
-  const auto kept = torrent_file_around(t.info_bytes, t.trackers, (*info)->hashes);
+  const auto kept =
+      torrent_file_around(t.info_bytes, t.trackers, (*info)->hashes, (*info)->layout.get());
   if (auto saved =
           write_file_atomically(torrent_path(id), std::string(kept.begin(), kept.end()), 0644);
       !saved) {
@@ -81,7 +114,8 @@ result<content> store::prepare_torrent_download(const bt::torrent_info& t, const
   // A download left by an earlier run that could not be reopened then.
   if (earlier && earlier->id == id && earlier->path == target) {
     content resumed = std::move(*earlier);
-    if (auto opened = open_partial(resumed, false); !opened) return error{opened.error_message()};
+    auto opened = resumed.tree ? open_tree(resumed, false) : open_partial(resumed, false);
+    if (!opened) return error{opened.error_message()};
     return resumed;
   }
   content c;
@@ -90,12 +124,24 @@ result<content> store::prepare_torrent_download(const bt::torrent_info& t, const
   c.path = target;
   c.torrent = t.format;
   c.bt = std::move(*info);
+  c.tree = std::move(tree);
   c.have = chunk_set(c.manifest.chunk_count());
-  if (auto opened = open_partial(c, true); !opened) return error{opened.error_message()};
+  auto opened = c.tree ? open_tree(c, true) : open_partial(c, true);
+  if (!opened) return error{opened.error_message()};
   return c;
 }
 
-result<std::monostate> store::load_torrent(content& c, const std::string& format) const {
+result<std::monostate> store::open_tree(content& c, bool create) const {
+  // The chunk map, as for one file (open_partial makes no data file for a tree).
+  if (auto opened = open_partial(c, create); !opened) return opened;
+  auto placed = prepare_tree(*c.tree, c.have);
+  if (!placed) return error{placed.error_message()};
+  c.placed = std::move(*placed);
+  return std::monostate{};
+}
+
+result<std::monostate> store::load_torrent(content& c, const std::string& format,
+                                           const std::vector<std::string>& only) const {
   const auto f = format_named(format);
   if (!f) return error{"unknown torrent format '" + protocol::printable_name(format) + "'"};
   const auto path = torrent_path(c.id);
@@ -116,6 +162,11 @@ result<std::monostate> store::load_torrent(content& c, const std::string& format
     return error{"its torrent is not the one recorded"};
   auto info = make_bt_info(*t);
   if (!info) return error{info.error_message()};
+  if ((*info)->layout) {
+    auto tree = make_torrent_tree(c.id, c.path, dir_, (*info)->layout, only);
+    if (!tree) return error{tree.error_message()};
+    c.tree = std::move(*tree);
+  }
   c.manifest = placeholder_manifest(*t, **info);
   c.torrent = *f;
   c.bt = std::move(*info);

@@ -115,12 +115,16 @@ class swarm final : private bt_download_events {
   // Starts (or joins) the download of a torrent: `torrent_file` is read on
   // the disk layer (at most 16 MiB). Its content id is the SHA-256 of the
   // torrent's info dictionary.
+  // A multi-file torrent's files go under `output` (or `directory`/NAME);
+  // `only`: its files and directories to fetch (empty: all).
   asio::awaitable<result<protocol::content_id>> get_torrent(fs::path torrent_file, fs::path output,
-                                                            fs::path directory);
-  // Starts (or joins) the download of a magnet link's torrent (single-file,
-  // v1 or hybrid: a v2-only one would need its piece layers too).
+                                                            fs::path directory,
+                                                            std::vector<std::string> only = {});
+  // Starts (or joins) the download of a magnet link's torrent (a v2-only
+  // one's piece layers are fetched by hash requests first).
   result<protocol::content_id> get_magnet(const std::string& uri, const fs::path& output,
-                                          const fs::path& directory);
+                                          const fs::path& directory,
+                                          std::vector<std::string> only = {});
   // Our peer port's address: announced to a torrent's trackers.
   void set_listen(const protocol::endpoint& e) {
     listen_ = e;
@@ -182,6 +186,10 @@ class swarm final : private bt_download_events {
   void start_trackers(const protocol::content_id& id, const protocol::bt::sha1_digest& wire_id,
                       const std::vector<std::string>& urls);
   void add_bt_sources(download& d);
+  // A multi-file torrent (swarm_torrent_files.cpp): its files renamed into
+  // place as their pieces are verified; complete once every selected one is.
+  asio::awaitable<void> finish_tree(std::shared_ptr<download> d);
+  void tree_progress(const content& item, transfer_info& t) const;
   void metadata_done(const protocol::bt::info_hashes& hashes);
   void look_for_bt_sources(const download& d, std::chrono::steady_clock::time_point now);
   // Where our peerlab peers listen (they speak BitTorrent there too).
@@ -197,6 +205,9 @@ class swarm final : private bt_download_events {
                    std::vector<std::uint8_t> info) override;
   void bt_hashes(bt_session& s, protocol::bt::hashes h) override;
   void ask_piece_layer(const protocol::bt::sha1_digest& wire_id);
+  // The next file whose piece layer a v2 magnet lacks, asked for; or, when
+  // none is left, the download begins.
+  void next_piece_layer(const protocol::bt::sha1_digest& wire_id);
   void start_magnet(const protocol::bt::sha1_digest& wire_id);
   // The id a transfer is known by now (a magnet's stand-in names the real one).
   protocol::content_id current_id(const protocol::content_id& id) const;
@@ -271,7 +282,9 @@ class swarm final : private bt_download_events {
     protocol::content_id id;  // what the download waits under
     std::vector<std::string> trackers;
     std::optional<protocol::bt::torrent_info> torrent;  // its metadata, once in
-    // A v2 torrent's piece layer, as it comes (BEP 52 hash requests).
+    // A v2 torrent's piece layers, one file's at a time, as they come (BEP
+    // 52 hash requests): the file's index in torrent->files, and its layer.
+    std::size_t layer_file = 0;
     std::vector<protocol::bt::sha256_digest> layer;
     std::size_t layer_missing = 0;
     std::optional<std::uint64_t> layer_from;  // the session asked

@@ -113,6 +113,7 @@ transfer_info swarm::info_of(const download& d) const {
   t.chunks_total = d.manifest().chunk_count();
   const auto* item = store_.find(d.id());
   if (item && item->torrent) t.protocol = "bittorrent";
+  t.folder = item && item->tree;  // its files: transfer(id) alone (a tree may hold 100 000)
   if (const auto tr = trackers_.find(d.id()); tr != trackers_.end())
     t.trackers = tr->second->status();
   const bool complete = d.state() == download_state::complete;
@@ -161,7 +162,9 @@ std::optional<transfer_info> swarm::transfer(const content_id& wanted) const {
   if (const auto f = folders_.find(id); f != folders_.end()) return folder_info(f->second);
   const auto it = downloads_.find(id);
   if (it == downloads_.end()) return std::nullopt;
-  return info_of(*it->second);
+  auto t = info_of(*it->second);
+  if (const auto* item = store_.find(id); item && item->tree) tree_progress(*item, t);
+  return t;
 }
 
 std::vector<file_info> swarm::files() const {
@@ -205,7 +208,7 @@ std::vector<file_info> swarm::files() const {
 
 std::optional<local_file> swarm::complete_file(const content_id& id) const {
   const auto* item = store_.find(id);
-  if (!item || !item->complete) return std::nullopt;
+  if (!item || !item->complete || item->tree) return std::nullopt;  // a tree is no one file
   return local_file{item->path, item->manifest.name, item->manifest.size, item->stamp};
 }
 

@@ -91,8 +91,13 @@ asio::awaitable<void> swarm::begin_download(std::shared_ptr<download> d, protoco
 }
 
 void swarm::start_requests(download& d, protocol::manifest m) {
-  const auto resumed = store_.find(d.id())->have.count();
+  const auto* item = store_.find(d.id());
+  const auto resumed = item->have.count();
   d.begin(std::move(m), resumed);
+  if (item->tree) {
+    d.want_only(item->tree->wanted);
+    d.place_all = true;  // (a retry: files may have been ready when it failed)
+  }
   log_line(log_level::info) << "downloading " << d.name << " ("
                             << protocol::to_hex(d.id()).substr(0, 12) << ", "
                             << d.manifest().chunk_count() << " chunks, " << resumed
@@ -176,9 +181,13 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
     ban_source(from, "sent chunk " + std::to_string(m.index) + " with the wrong length");
     co_return;
   }
+  // A multi-file torrent's piece goes to the files it spans.
   auto writing =
-      disk_.write_chunk(item->partial, item->chunk_map, d->manifest().chunk_offset(m.index),
-                        m.index, m.data, item->check(m.index));
+      item->tree
+          ? disk_.write_piece(item->tree, item->chunk_map, d->manifest().chunk_offset(m.index),
+                              m.index, m.data, item->check(m.index))
+          : disk_.write_chunk(item->partial, item->chunk_map, d->manifest().chunk_offset(m.index),
+                              m.index, m.data, item->check(m.index));
   const auto [outcome, problem] = co_await std::move(writing);
   chunk_buffers_->give(std::move(m.data));
   // Whatever happened meanwhile, `d` is the same download (we hold it).
@@ -192,6 +201,7 @@ asio::awaitable<void> swarm::receive_chunk(std::uint64_t from, protocol::chunk m
     co_return;
   }
   store_.mark_chunk(d->id(), m.index);
+  if (item->tree) d->pieces_to_place.push_back(m.index);
   d->on_written(from, name, m.index, now);
   for (auto& [key, other] : peers_) {
     if (other->subscribed.contains(d->id())) other->conn->send(protocol::have{d->id(), m.index});
@@ -212,6 +222,11 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
     co_return;
   }
   const auto* item = store_.find(d->id());
+  if (item && item->tree) {
+    auto placing = finish_tree(d);
+    co_await std::move(placing);
+    co_return;
+  }
   if (d->state() != download_state::downloading || !item || !item->have.complete() ||
       d->writing() || item->complete || d->finishing) {
     co_return;

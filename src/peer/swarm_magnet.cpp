@@ -18,7 +18,7 @@ using protocol::content_id;
 namespace bt = protocol::bt;
 
 result<content_id> swarm::get_magnet(const std::string& uri, const fs::path& output,
-                                     const fs::path& directory) {
+                                     const fs::path& directory, std::vector<std::string> only) {
   auto m = bt::parse_magnet(uri);
   if (!m) return error{"not a valid magnet link: " + m.error_message()};
   const auto wire_id = m->hashes.wire_id();
@@ -36,9 +36,10 @@ result<content_id> swarm::get_magnet(const std::string& uri, const fs::path& out
   d->size = m->size.value_or(0);
   d->output = output.empty() ? fs::path() : fs::absolute(output);
   d->directory = directory;
+  d->only = std::move(only);
   d->manifest_from = 0;  // no peerlab peer is asked: the metadata comes over BitTorrent
   d->manifest_asked = std::chrono::steady_clock::now();
-  magnets_[wire_id] = {id, m->trackers, {}, {}, 0, {}, {}};
+  magnets_[wire_id] = {id, m->trackers, {}, 0, {}, 0, {}, {}};
   bt_.want_metadata(wire_id);
   start_trackers(id, wire_id, m->trackers);
   tick_.cancel();
@@ -58,8 +59,6 @@ void swarm::bt_metadata(const bt::sha1_digest& wire_id, std::vector<std::uint8_t
   std::string problem;
   if (!parsed) {
     problem = "the magnet's metadata is not a valid info dictionary: " + parsed.error_message();
-  } else if (parsed->multi_file) {
-    problem = "multi-file torrents are not supported yet";
   }
   if (!problem.empty()) return fail(*it->second, problem);  // (fail forgets the magnet)
   log_line(log_level::info) << "metadata of " << it->second->name << " received ("
@@ -69,16 +68,32 @@ void swarm::bt_metadata(const bt::sha1_digest& wire_id, std::vector<std::uint8_t
   // A v2 torrent's pieces are checked against its piece layer, which an
   // info dictionary does not carry: asked of the peers first (BEP 52).
   if (magnet->second.torrent->v1_pieces.empty() && !magnet->second.torrent->piece_layers_complete)
-    return ask_piece_layer(wire_id);
+    return next_piece_layer(wire_id);
   start_magnet(wire_id);
 }
 
-// The piece layer of a v2 magnet's file, 512 hashes per request, asked of
-// one session at a time (another when one refuses or lies).
+void swarm::next_piece_layer(const bt::sha1_digest& wire_id) {
+  auto& m = magnets_.at(wire_id);
+  auto& t = *m.torrent;
+  for (std::size_t i = 0; i < t.files.size(); ++i) {
+    const auto& f = t.files[i];
+    if (f.pad || !f.pieces_root || f.length <= t.piece_length || !f.piece_layer.empty()) continue;
+    m.layer_file = i;
+    m.layer_asked.clear();  // a new question: everyone may be asked again
+    return ask_piece_layer(wire_id);
+  }
+  t.piece_layers_complete = true;
+  start_magnet(wire_id);
+}
+
+// The piece layer of a v2 magnet's file (of each, one at a time, in a
+// multi-file torrent), 512 hashes per request, asked of one session at a
+// time (another when one refuses or lies).
 void swarm::ask_piece_layer(const bt::sha1_digest& wire_id) {
   auto& m = magnets_.at(wire_id);
   const auto& t = *m.torrent;
-  const bt::piece_layout layout{t.files[0].length, t.piece_length};
+  const auto& file = t.files.at(m.layer_file);
+  const bt::piece_layout layout{file.length, t.piece_length};
   const auto pieces = static_cast<std::uint32_t>(layout.piece_count());
   m.layer.assign(pieces, {});
   m.layer_missing = pieces;
@@ -89,8 +104,7 @@ void swarm::ask_piece_layer(const bt::sha1_digest& wire_id) {
     const auto count =
         static_cast<std::uint32_t>(std::min<std::uint64_t>(512, bt::merkle_width(pieces)));
     for (std::uint32_t index = 0; index < pieces; index += count)
-      s->ask_hashes(*t.files[0].pieces_root, bt::log2_exact(layout.blocks_per_piece()), index,
-                    count);
+      s->ask_hashes(*file.pieces_root, bt::log2_exact(layout.blocks_per_piece()), index, count);
     return;
   }
   m.layer_from.reset();  // nobody (left) to ask: peers that come later are
@@ -100,7 +114,7 @@ void swarm::bt_hashes(bt_session& s, bt::hashes h) {
   const auto it = magnets_.find(s.wire_id());
   if (it == magnets_.end() || !it->second.torrent || it->second.layer_from != s.key()) return;
   auto& m = it->second;
-  const auto& file = m.torrent->files[0];
+  auto& file = m.torrent->files.at(m.layer_file);
   const bt::piece_layout layout{file.length, m.torrent->piece_length};
   const auto pieces = m.layer.size();
   if (h.root != *file.pieces_root || h.base != bt::log2_exact(layout.blocks_per_piece()) ||
@@ -119,9 +133,9 @@ void swarm::bt_hashes(bt_session& s, bt::hashes h) {
     bt_.ban(s, "sent a piece layer that does not hash to the pieces root");
     return ask_piece_layer(s.wire_id());
   }
-  m.torrent->files[0].piece_layer = std::move(m.layer);
-  m.torrent->piece_layers_complete = true;
-  start_magnet(s.wire_id());
+  file.piece_layer = std::move(m.layer);
+  m.layer.clear();
+  next_piece_layer(s.wire_id());
 }
 
 // The magnet's torrent is whole: its download begins (under its real id).
@@ -141,6 +155,7 @@ void swarm::start_magnet(const bt::sha1_digest& wire_id) {
     auto real = std::make_shared<download>(id, settings_.download);
     real->output = d->output;
     real->directory = d->directory;
+    real->only = d->only;
     real->started = d->started;
     downloads_.erase(it);
     downloads_[id] = real;

@@ -74,7 +74,8 @@ asio::awaitable<void> swarm::maintenance_loop() {
 asio::awaitable<void> swarm::drop_changed_files() {
   std::vector<std::tuple<content_id, fs::path, file_stamp>> shared;
   for (const auto& [id, item] : store_.items()) {
-    if (item.complete) shared.emplace_back(id, item.path, item.stamp);
+    // (A multi-file torrent's tree is checked file by file at start.)
+    if (item.complete && !item.tree) shared.emplace_back(id, item.path, item.stamp);
   }
   auto find_changed = [&] {
     std::vector<content_id> changed;

@@ -40,13 +40,15 @@ result<std::vector<std::uint8_t>> read_torrent_file(const fs::path& file) {
 }  // namespace
 
 asio::awaitable<result<content_id>> swarm::get_torrent(fs::path torrent_file, fs::path output,
-                                                       fs::path directory) {
+                                                       fs::path directory,
+                                                       std::vector<std::string> only) {
   auto read = [&] { return read_torrent_file(torrent_file); };
   auto bytes = co_await disk_.run(disk_io::lane::files, read);
   if (!bytes) co_return error{bytes.error_message()};
   auto parsed = bt::parse_torrent(*bytes);
   if (!parsed) co_return error{"not a valid .torrent: " + parsed.error_message()};
-  if (parsed->multi_file) co_return error{"multi-file torrents are not supported yet"};
+  if (!parsed->multi_file && !only.empty())
+    co_return error{"--only is for folders and multi-file torrents: this torrent is one file"};
   if (parsed->v1_pieces.empty() && !parsed->piece_layers_complete)
     co_return error{"this v2 torrent lacks its piece layers"};
   const auto id = torrent_content_id(*parsed);
@@ -59,6 +61,7 @@ asio::awaitable<result<content_id>> swarm::get_torrent(fs::path torrent_file, fs
   d->name = parsed->name;
   d->size = parsed->total_size;
   d->output = output.empty() ? directory / parsed->name : fs::absolute(output);
+  d->only = std::move(only);
   d->manifest_from = 0;  // nobody is asked for a manifest: the torrent is it
   auto beginning = begin_torrent(d, std::move(*parsed));
   asio::co_spawn(io_, std::move(beginning), asio::detached);
@@ -76,7 +79,7 @@ asio::awaitable<void> swarm::begin_torrent(std::shared_ptr<download> d, bt::torr
     std::optional<content> earlier;
     if (const auto u = store_.unavailable().find(d->id()); u != store_.unavailable().end())
       earlier = u->second.first;
-    auto prepare = [&] { return store_.prepare_torrent_download(t, d->output, earlier); };
+    auto prepare = [&] { return store_.prepare_torrent_download(t, d->output, earlier, d->only); };
     auto prepared = co_await disk_.run(disk_io::lane::files, prepare);
     if (!prepared) {
       metadata_done(t.hashes);

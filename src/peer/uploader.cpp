@@ -144,11 +144,22 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
   const auto offset = item->manifest.chunk_offset(r.index);
   const auto length = item->manifest.chunk_length(r.index);
   const bool complete = item->complete;
+  // A multi-file torrent's piece: in parts of its files (BitTorrent only).
+  std::optional<result<std::vector<file_part>>> parts;
+  if (item->tree) {
+    auto opening = disk_.open_parts(item->tree, offset, length);
+    parts = co_await std::move(opening);
+  }
   // Made in a statement of its own: GCC 12 may destroy the temporaries of a
   // co_await expression twice.
-  auto opening =
-      disk_.open_chunk(item->path, item->stamp, complete ? nullptr : item->partial, offset, length);
-  auto file = co_await std::move(opening);
+  result<std::shared_ptr<file_handle>> file = error{"a multi-file torrent's piece"};
+  if (!parts) {
+    auto opening = disk_.open_chunk(item->path, item->stamp, complete ? nullptr : item->partial,
+                                    offset, length);
+    file = co_await std::move(opening);
+  } else if (!*parts) {
+    file = error{parts->error_message()};
+  }
   std::shared_ptr<connection> conn;
   bool queued = false;  // the chunk went into the connection's queue
   if (const auto it = peers_.find(key); it != peers_.end()) {
@@ -157,13 +168,18 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
     p.preparing.erase(which);
     const bool cancelled = p.cancelled.erase(which) > 0;
     conn = p.conn;
-    if (!file) {
+    if (parts && *parts && !cancelled && p.sink) {
+      queued = true;
+      p.sink->send(r, **parts);
+    } else if (parts && *parts) {
+      if (!cancelled) reject(p, r);  // a torrent's: never over peerlab framing
+    } else if (!file) {
       log_line(log_level::warn) << "cannot serve chunk " << r.index << ": " << file.error_message();
       reject(p, r);
-      if (complete && file_changed_) file_changed_(r.id);
+      if (complete && !parts && file_changed_) file_changed_(r.id);
     } else if (!cancelled && p.sink) {
       queued = true;
-      p.sink->send(r, *file, offset);
+      p.sink->send(r, {file_part{*file, offset, length}});
     } else if (!cancelled && settings_.corrupt_uploads) {
       queued = true;
       // The test-only fault switch: the chunk is read and one byte flipped.

@@ -31,9 +31,9 @@ class upload_sink {
   virtual ~upload_sink() = default;
   // Chunk r will not be served (declined, or not here).
   virtual void reject(const protocol::request& r) = 0;
-  // Chunk r's turn: it is in the page cache, at `offset` of `file`.
-  virtual void send(const protocol::request& r, std::shared_ptr<const file_handle> file,
-                    std::uint64_t offset) = 0;
+  // Chunk r's turn: it is in the page cache, in `parts` (one part for a
+  // single file; a multi-file torrent's piece may span files and pads).
+  virtual void send(const protocol::request& r, const std::vector<file_part>& parts) = 0;
 };
 
 class uploader {

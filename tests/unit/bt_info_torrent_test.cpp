@@ -125,7 +125,7 @@ INSTANTIATE_TEST_SUITE_P(Formats, BtInfoOfTorrentFormat,
                                          bt::torrent_format::hybrid),
                          [](const auto& p) { return std::string(bt::to_string(p.param)); });
 
-TEST(BtInfoOfTorrent, AMultiFileTorrentIsNotSupportedYet) {
+TEST(BtInfoOfTorrent, AMultiFileTorrentIsOneDownloadOverItsPieceSpace) {
   auto file = [](std::string name, std::int64_t length) {
     auto e = bt::bvalue::make_dict();
     e.set("length", length);
@@ -142,8 +142,13 @@ TEST(BtInfoOfTorrent, AMultiFileTorrentIsNotSupportedYet) {
   const auto t = bt::parse_torrent(bt::bencode(root));
   ASSERT_TRUE(t) << t.error_message();
   const auto made = make_bt_info(*t);
-  ASSERT_FALSE(made);
-  EXPECT_EQ(made.error_message(), "multi-file torrents are not supported yet");
+  ASSERT_TRUE(made) << made.error_message();
+  ASSERT_TRUE((*made)->layout);
+  EXPECT_EQ((*made)->size, 20'000u);
+  EXPECT_EQ((*made)->piece_count(), 2u);
+  ASSERT_EQ((*made)->layout->files.size(), 2u);
+  EXPECT_EQ((*made)->layout->files[1].path, "b.bin");
+  EXPECT_EQ((*made)->layout->files[1].offset, 10'000u);
 }
 
 TEST(BtInfoOfTorrent, AV2TorrentWithoutItsPieceLayerIsRefused) {

@@ -106,3 +106,28 @@ TEST(ChunkCheck, MalformedMerkleChecksMatchNothing) {
 
 }  // namespace
 }  // namespace peerlab::peer
+
+namespace peerlab::peer {
+namespace {
+
+TEST(ChunkCheck, V2PieceOfAFileInAMultiFileTorrentIsCheckedOverItsFileBytesAndZeroPad) {
+  // A file's last piece in a multi-file v2 torrent comes padded with zeros
+  // to the piece boundary: the tree is over the file's 40,000 bytes only.
+  const bt::piece_layout layout{3 * 65'536 + 40'000, 65'536};
+  const auto file = pattern(layout.file_size);
+  const auto hashes = bt::hash_file(layout, file);
+  ASSERT_TRUE(hashes) << hashes.error_message();
+  std::vector<std::uint8_t> padded(65'536, 0);
+  const auto last = piece(file, layout, 3);
+  std::copy(last.begin(), last.end(), padded.begin());
+  const auto check = chunk_check::merkle(hashes->piece_layer[3], 4, 40'000);
+  EXPECT_TRUE(matches(check, padded));
+  EXPECT_FALSE(matches(check, flipped(padded, 50'000)));  // a pad byte that is not zero
+  EXPECT_FALSE(matches(check, flipped(padded, 10)));
+  EXPECT_FALSE(matches(check, std::span(padded).first(30'000)));  // shorter than its file bytes
+  // Without file_bytes the pad zeros would be hashed as file bytes.
+  EXPECT_FALSE(matches(chunk_check::merkle(hashes->piece_layer[3], 4), padded));
+}
+
+}  // namespace
+}  // namespace peerlab::peer

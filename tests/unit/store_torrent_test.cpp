@@ -317,12 +317,118 @@ TEST(StoreTorrent, ADownloadThatCannotBeReopenedIsKeptUntilItCanBe) {
   EXPECT_TRUE(s.find_bt(t.hashes.wire_id()));
 }
 
-TEST(StoreTorrent, AMultiFileTorrentIsRefusedBeforeAnythingIsCreated) {
+// An unaligned v1 torrent of a.bin (10000 bytes) and d/b.bin (30000): piece
+// 0 spans both files. Each file is a partial file until every piece touching
+// it is verified, then renamed into place.
+TEST(StoreTorrent, AMultiFileTorrentIsATreeOfPartialFilesPlacedOneByOne) {
+  temp_dir dir;
+  const auto whole = pattern(40'000);
+  constexpr std::uint32_t piece = 16'384;
+  auto entry = [](std::string_view dir_name, std::string name, std::int64_t length) {
+    auto e = bt::bvalue::make_dict();
+    e.set("length", length);
+    bt::bvalue::list path;
+    if (!dir_name.empty()) path.emplace_back(std::string(dir_name));
+    path.emplace_back(std::move(name));
+    e.set("path", std::move(path));
+    return e;
+  };
+  std::string pieces;
+  for (std::size_t at = 0; at < whole.size(); at += piece) {
+    const auto d =
+        bt::sha1(std::span(whole).subspan(at, std::min<std::size_t>(piece, whole.size() - at)));
+    pieces.append(d.begin(), d.end());
+  }
+  auto info = bt::bvalue::make_dict();
+  info.set("name", "course");
+  info.set("piece length", piece);
+  info.set("files", bt::bvalue::list{entry("", "a.bin", 10'000), entry("d", "b.bin", 30'000)});
+  info.set("pieces", pieces);
+  auto root = bt::bvalue::make_dict();
+  root.set("info", std::move(info));
+  const auto t = bt::parse_torrent(bt::bencode(root));
+  ASSERT_TRUE(t) << t.error_message();
+  const auto tree_root = dir.path / "out" / "course";
+
+  store s(dir.path / "data");
+  ASSERT_TRUE(s.load());
+  auto prepared = s.prepare_torrent_download(*t, tree_root, std::nullopt);
+  ASSERT_TRUE(prepared) << prepared.error_message();
+  ASSERT_TRUE(prepared->tree);
+  EXPECT_FALSE(prepared->partial);
+  EXPECT_EQ(prepared->manifest.chunk_count(), 3u);
+  EXPECT_EQ(fs::file_size(tree_root / "a.bin.peerlab-partial"), 10'000u);
+  EXPECT_EQ(fs::file_size(tree_root / "d" / "b.bin.peerlab-partial"), 30'000u);
+  const auto id = prepared->id;
+  s.add_download(std::move(*prepared));
+
+  asio::io_context io;
+  disk_io disk;
+  const auto write = [&](std::size_t i) {
+    const auto* item = s.find(id);
+    const auto offset = item->manifest.chunk_offset(i);
+    const std::vector<std::uint8_t> data(
+        whole.begin() + static_cast<std::ptrdiff_t>(offset),
+        whole.begin() + static_cast<std::ptrdiff_t>(offset + item->manifest.chunk_length(i)));
+    auto outcome = chunk_write::failed;
+    auto run = [&]() -> asio::awaitable<void> {
+      auto writing = disk.write_piece(item->tree, item->chunk_map, offset,
+                                      static_cast<std::uint32_t>(i), data, item->check(i));
+      outcome = (co_await std::move(writing)).first;
+    };
+    asio::co_spawn(io, run(), asio::detached);
+    io.restart();
+    io.run();
+    if (outcome == chunk_write::written) s.mark_chunk(id, i);
+    return outcome;
+  };
+  const auto place = [&](std::vector<std::size_t> which) {
+    bool ok = false;
+    auto run = [&]() -> asio::awaitable<void> {
+      auto placing = disk.place_files(s.find(id)->tree, which);
+      ok = (co_await std::move(placing)).ok();
+    };
+    asio::co_spawn(io, run(), asio::detached);
+    io.restart();
+    io.run();
+    return ok;
+  };
+  EXPECT_EQ(write(0), chunk_write::written);
+  const auto* item = s.find(id);
+  // a.bin lies in piece 0 only: ready; d/b.bin needs pieces 0-2.
+  EXPECT_EQ(files_ready(*item->tree, item->have, item->placed), std::vector<std::size_t>{0});
+  ASSERT_TRUE(place({0}));
+  s.mark_placed(id, 0);
+  EXPECT_EQ(read_file(tree_root / "a.bin"),
+            std::vector<std::uint8_t>(whole.begin(), whole.begin() + 10'000));
+  EXPECT_FALSE(fs::exists(tree_root / "a.bin.peerlab-partial"));
+  EXPECT_EQ(write(2), chunk_write::written);
+  EXPECT_TRUE(files_ready(*item->tree, item->have, item->placed).empty());
+  EXPECT_EQ(write(1), chunk_write::written);
+  EXPECT_EQ(files_ready(*item->tree, item->have, item->placed), std::vector<std::size_t>{1});
+  // Asked only about the files that piece 1 touches: the same answer.
+  EXPECT_EQ(files_ready(*item->tree, item->have, item->placed, {1}), std::vector<std::size_t>{1});
+  EXPECT_TRUE(files_ready(*item->tree, item->have, {true, true}, {0, 1, 2}).empty());
+  ASSERT_TRUE(place({1}));
+  EXPECT_EQ(read_file(tree_root / "d" / "b.bin"),
+            std::vector<std::uint8_t>(whole.begin() + 10'000, whole.end()));
+
+  // Reloaded: the chunk map says all three pieces, and both files are in place.
+  store again(dir.path / "data");
+  ASSERT_TRUE(again.load());
+  const auto* back = again.find(id);
+  ASSERT_TRUE(back);
+  ASSERT_TRUE(back->tree);
+  EXPECT_EQ(back->have.count(), 3u);
+  EXPECT_EQ(back->placed, (std::vector<bool>{true, true}));
+}
+
+TEST(StoreTorrent, AMultiFileTorrentsTreeNeverFollowsALinkWhereADirectoryGoes) {
   temp_dir dir;
   auto entry = [](std::string name) {
     auto e = bt::bvalue::make_dict();
     e.set("length", 10'000);
-    e.set("path", bt::bvalue::list{bt::bvalue(std::move(name))});
+    e.set("path", bt::bvalue::list{bt::bvalue("sub"), bt::bvalue(std::move(name))});
     return e;
   };
   auto info = bt::bvalue::make_dict();
@@ -334,12 +440,16 @@ TEST(StoreTorrent, AMultiFileTorrentIsRefusedBeforeAnythingIsCreated) {
   root.set("info", std::move(info));
   const auto t = bt::parse_torrent(bt::bencode(root));
   ASSERT_TRUE(t);
+  fs::create_directories(dir.path / "out" / "course");
+  fs::create_directories(dir.path / "elsewhere");
+  fs::create_directory_symlink(dir.path / "elsewhere", dir.path / "out" / "course" / "sub");
   store s(dir.path / "data");
   ASSERT_TRUE(s.load());
   const auto prepared = s.prepare_torrent_download(*t, dir.path / "out" / "course", std::nullopt);
   ASSERT_FALSE(prepared);
-  EXPECT_EQ(prepared.error_message(), "multi-file torrents are not supported yet");
-  EXPECT_TRUE(fs::is_empty(dir.path / "out"));
+  EXPECT_NE(prepared.error_message().find("symbolic link"), std::string::npos)
+      << prepared.error_message();
+  EXPECT_TRUE(fs::is_empty(dir.path / "elsewhere"));
 }
 
 }  // namespace
