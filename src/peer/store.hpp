@@ -126,6 +126,10 @@ class store {
   result<content> prepare_torrent_download(const protocol::bt::torrent_info& t,
                                            const fs::path& target, std::optional<content> earlier,
                                            const std::vector<std::string>& only = {}) const;
+  // A shared folder's torrent `t` (multi-file), served from the folder's own
+  // files under `root`: a complete tree, never saved (the folder's record
+  // makes it again at every start). Add it with add_download.
+  result<content> folder_torrent(const protocol::bt::torrent_info& t, const fs::path& root) const;
   // Records a download (a torrent's indexed by its info-hashes at once).
   void add_download(content c);
   // Blocking: a folder's file to download (c.in_folder): its partial file

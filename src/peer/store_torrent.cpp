@@ -140,6 +140,26 @@ result<std::monostate> store::open_tree(content& c, bool create) const {
   return std::monostate{};
 }
 
+result<content> store::folder_torrent(const bt::torrent_info& t, const fs::path& root) const {
+  auto info = make_bt_info(t);
+  if (!info) return error{info.error_message()};
+  if (!(*info)->layout) return error{"not a multi-file torrent"};
+  content c;
+  c.id = torrent_content_id(t);
+  auto tree = make_torrent_tree(c.id, root, dir_, (*info)->layout, {});
+  if (!tree) return error{tree.error_message()};
+  c.tree = std::move(*tree);
+  c.placed.assign((*info)->layout->files.size(), true);
+  c.manifest = placeholder_manifest(t, **info);
+  c.path = root;
+  c.complete = true;
+  c.have = chunk_set(c.manifest.chunk_count(), true);
+  c.in_folder = true;  // neither in catalog.json nor announced: the folder is
+  c.torrent = t.format;
+  c.bt = std::move(*info);
+  return c;
+}
+
 result<std::monostate> store::load_torrent(content& c, const std::string& format,
                                            const std::vector<std::string>& only) const {
   const auto f = format_named(format);

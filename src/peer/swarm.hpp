@@ -276,6 +276,11 @@ class swarm final : private bt_download_events {
   std::map<protocol::content_id, std::set<protocol::content_id>> file_folders_;  // file -> folders
   std::map<protocol::content_id, std::vector<std::string>> folder_only_;  // asked, manifest pending
   std::set<protocol::content_id> folder_bt_hashing_;  // folders being hashed for BitTorrent
+  // A complete folder with its hashes is seeded over BitTorrent: its torrents
+  // (v1, v2, hybrid) as complete trees over its own files (store contents).
+  void seed_folder_torrents(const folder_record& r);
+  void unseed_folder_torrents(const protocol::content_id& folder);
+  std::map<protocol::content_id, std::vector<protocol::content_id>> folder_torrents_;
   protocol::endpoint listen_;
   std::map<protocol::content_id, std::unique_ptr<tracker_client>> trackers_;  // per torrent
   struct magnet_wait {

@@ -64,6 +64,7 @@ result<content_id> swarm::get(const std::string& text, const fs::path& output,
     if (f->second.state == folder_transfer::phase::complete && same) return *id;
     if (r.shared && r.root != root)
       return error{"this node shares that folder at " + r.root.string()};
+    unseed_folder_torrents(f->first);
     folders_.erase(f);  // failed, or another part of it: fetched anew (files in place stay)
   }
   folder_only_[*id] = std::move(only);

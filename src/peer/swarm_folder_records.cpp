@@ -82,6 +82,7 @@ void swarm::load_folders() {
     }
     if (f.record.shared || f.record.complete) {
       f.state = folder_transfer::phase::complete;
+      seed_folder_torrents(f.record);
       continue;
     }
     // A download left by an earlier run: manifests it already had are kept,
@@ -170,6 +171,7 @@ asio::awaitable<result<content_id>> swarm::share_folder(fs::path dir) {
     co_return error{saved.error_message()};
   if (earlier && earlier->id != r.id && folders_.contains(earlier->id)) {
     folders_.erase(earlier->id);  // the folder changed: its old id is no longer ours
+    unseed_folder_torrents(earlier->id);
     disk_.remove_file_later(folder_book_.folder_path(earlier->id, ".json"));
     disk_.remove_file_later(folder_book_.folder_path(earlier->id, ".bt"));
   }
@@ -187,6 +189,7 @@ asio::awaitable<result<content_id>> swarm::share_folder(fs::path dir) {
   f.record = std::move(r);
   f.state = folder_transfer::phase::complete;
   f.selected.assign(f.record.manifest.entries.size(), true);
+  seed_folder_torrents(f.record);
   broadcast_catalog();
   co_return id;
 }

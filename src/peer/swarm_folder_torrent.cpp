@@ -1,11 +1,16 @@
 // The swarm's folders as BitTorrent torrents: hashes for a folder that has
-// none yet (the torrents themselves are built by folder_torrent).
+// none yet (the torrents themselves are built by folder_torrent), and each
+// complete folder seeded as its three torrents.
 
 #include "peer/folder_torrent.hpp"
 #include "peer/log.hpp"
 #include "peer/swarm.hpp"
+#include "protocol/torrent.hpp"
 
 namespace peerlab::peer {
+
+namespace bt = protocol::bt;
+using protocol::content_id;
 
 asio::awaitable<result<std::shared_ptr<const folder_bt_hashes>>> swarm::folder_bt(
     protocol::content_id id) {
@@ -29,9 +34,43 @@ asio::awaitable<result<std::shared_ptr<const folder_bt_hashes>>> swarm::folder_b
     log_line(log_level::warn) << saved.error_message();
   // Kept only if the folder is still the one that was hashed.
   const auto now = folders_.find(id);
-  if (now != folders_.end() && now->second.record.stamps == record.stamps)
+  if (now != folders_.end() && now->second.record.stamps == record.stamps) {
     now->second.record.bt = record.bt;
+    seed_folder_torrents(now->second.record);
+  }
   co_return record.bt;
+}
+
+// Each torrent is a complete multi-file torrent whose tree is the folder in
+// place, served like a downloaded tree (in parts, pads as zeros), listed by
+// our tracker (seeds_bt) and found by handshakes through the store's index.
+void swarm::seed_folder_torrents(const folder_record& r) {
+  if (!r.bt || !r.complete || folder_torrents_.contains(r.id) || !all_files_in_place(r)) return;
+  auto& seeded = folder_torrents_[r.id];
+  for (const auto format :
+       {bt::torrent_format::v1, bt::torrent_format::v2, bt::torrent_format::hybrid}) {
+    auto built = make_folder_torrent(r, format, "");
+    if (!built) continue;  // nothing a torrent can carry (no byte in it)
+    auto parsed = bt::parse_torrent(built->torrent.bytes);
+    // A v2 torrent of a folder holding one file is that file's own torrent.
+    if (!parsed || !parsed->multi_file) continue;
+    auto c = store_.folder_torrent(*parsed, r.root);
+    if (!c) {
+      log_line(log_level::warn) << "cannot seed folder " << r.manifest.name << " as a "
+                                << bt::to_string(format) << " torrent: " << c.error_message();
+      continue;
+    }
+    seeded.push_back(c->id);
+    store_.add_download(std::move(*c));
+  }
+}
+
+void swarm::unseed_folder_torrents(const content_id& folder) {
+  const auto it = folder_torrents_.find(folder);
+  if (it == folder_torrents_.end()) return;
+  for (const auto& id : it->second)
+    store_.remove(id);
+  folder_torrents_.erase(it);
 }
 
 }  // namespace peerlab::peer

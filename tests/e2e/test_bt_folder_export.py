@@ -6,7 +6,8 @@ reports and the folder's files (pads aside: v1 and hybrid align every file
 on a piece with BEP 47 pad files), that aria2c lists (v1), and whose hashes
 are right: libtorrent, given the folder's files on disk, checks every piece
 and finds the torrent complete. `files --json` shows the folder's
-info-hashes. No transfer: the seeding side comes later.
+info-hashes. And the node seeds them: aria2c (v1, through the node's own
+tracker) and libtorrent (v2 and hybrid) fetch the folder from it alone.
 
 This file owns the loopback addresses 127.0.37.x; one ctest entry per case.
 """
@@ -20,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bittorrent_clients as bt  # noqa: E402
 import peerlab_e2e as e2e  # noqa: E402
 
-NODE_IPS = {"export": "127.0.37.1", "recheck": "127.0.37.2", "rehash": "127.0.37.3"}
+NODE_IPS = {"export": "127.0.37.1", "recheck": "127.0.37.2", "rehash": "127.0.37.3", "seeded": "127.0.37.4"}
 CLIENT_IP = "127.0.37.11"
 FORMATS = ("v1", "v2", "hybrid")
 
@@ -126,6 +127,31 @@ class FolderExportTest(e2e.NodeTestCase):
             status = bt.lt_wait_seeding(handle, 30)
             self.assertEqual(status.num_pieces, params.ti.num_pieces(), fmt)
             session.remove_torrent(handle)
+
+    def assert_same_tree(self, out):
+        """The fetched folder is the shared one: torrents carry no empty
+        directory, and aria2c writes BEP 47 pad files out as .pad/N."""
+        diff = subprocess.run(["diff", "-r", "-x", ".pad", *[f"-x{d}" for d in EMPTY_DIRS], self.folder,
+                               os.path.join(out, "lecture")], capture_output=True, text=True)
+        self.assertEqual(diff.returncode, 0, diff.stdout[-2000:] + diff.stderr[-2000:])
+
+    def test_seeded_to_aria2c_and_libtorrent_by_the_node_alone(self):
+        path, _ = self.torrent("v1")  # announces to the node's own /announce
+        out = os.path.join(self.tmp, "aria2")
+        client = bt.aria2c(path, out, CLIENT_IP, os.path.join(self.tmp, "aria2.log"))
+        self.addCleanup(client.stop)
+        e2e.wait_until(client.exited, 60, "aria2c to finish")
+        self.assertEqual(client.proc.returncode, 0, client.output()[-2000:])
+        self.assert_same_tree(out)
+        session = bt.lt_session(CLIENT_IP)
+        for fmt in ("v2", "hybrid"):
+            path, _ = self.torrent(fmt)
+            out = os.path.join(self.tmp, f"libtorrent-{fmt}")
+            handle = bt.lt_download(session, out, self.node.listen, torrent=path)
+            bt.lt_wait_seeding(handle, 60, peer=self.node.listen)
+            self.assert_same_tree(out)
+            session.remove_torrent(handle)
+        self.node.assert_alive()
 
     def test_rehash_lazily_without_saved_hashes_and_keep_those_of_unchanged_files(self):
         import libtorrent as lt
