@@ -14,6 +14,7 @@
 
 #include "peer/folder_torrent.hpp"
 #include "peer/log.hpp"
+#include "peer/on_every_core.hpp"
 #include "protocol/messages.hpp"
 
 namespace peerlab::peer {
@@ -195,14 +196,7 @@ result<scanned_folder> scan_folder(
       ++hashed;
     }
   };
-  {
-    const std::size_t threads =
-        std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, max_scan_threads);
-    std::vector<std::jthread> workers;
-    for (std::size_t t = 1; t < threads; ++t)
-      workers.emplace_back(work);
-    work();
-  }  // joins the workers
+  on_every_core(max_scan_threads, work);
   if (!failure.empty()) return error{failure};
   out.hashed = hashed;
   for (std::size_t i = 0; i < f.entries.size(); ++i) {

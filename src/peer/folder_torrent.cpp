@@ -7,6 +7,7 @@
 #include <string_view>
 #include <thread>
 
+#include "peer/on_every_core.hpp"
 #include "protocol/bt_merkle.hpp"
 
 namespace peerlab::peer {
@@ -201,14 +202,7 @@ result<folder_bt_hashes> hash_folder_bt(const folder_record& r) {
       out.files[i] = std::move(*h);
     }
   };
-  {
-    const std::size_t threads =
-        std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, max_hash_threads);
-    std::vector<std::jthread> workers;
-    for (std::size_t t = 1; t < threads; ++t)
-      workers.emplace_back(work);
-    work();
-  }  // joins the workers
+  on_every_core(max_hash_threads, work);
   if (!failure.empty()) return error{failure};
   add_folder_info_hashes(out, r.manifest);
   return out;

@@ -96,6 +96,12 @@ void swarm::stop_sharing(const content_id& id) {
   log_line(log_level::warn) << "no longer sharing " << protocol::to_hex(id).substr(0, 12)
                             << ": its file changed or vanished";
   store_.remove(id);
+  // A folder holding it no longer matches its torrents: they stop until the
+  // folder is shared anew.
+  if (const auto in = file_folders_.find(id); in != file_folders_.end()) {
+    for (const auto& folder : in->second)
+      unseed_folder_torrents(folder);
+  }
   broadcast_catalog();
 }
 
