@@ -11,6 +11,7 @@
 #include "fuzz_targets.hpp"
 #include "protocol/manifest.hpp"
 #include "protocol/torrent.hpp"
+#include "protocol/torrent_files.hpp"
 
 namespace peerlab::fuzz {
 
@@ -42,6 +43,20 @@ int fuzz_torrent(const std::uint8_t* data, std::size_t size) {
     }
     const auto again = parse_info_dict(t->info_bytes, limits);
     FUZZ_CHECK(again.ok() && again->hashes == t->hashes && again->files.size() == t->files.size());
+    // Its piece space maps onto its files: each piece's ranges lie inside
+    // their files and cover the piece's bytes exactly, in order.
+    if (const auto layout = make_file_layout(*t)) {
+      for (std::uint64_t i = 0; i < layout->piece_count() && i < 64; ++i) {
+        const auto offset = i * layout->piece_length;
+        auto next = offset;
+        for (const auto& r : ranges_of(*layout, offset, layout->piece_size(i))) {
+          FUZZ_CHECK(r.space_offset == next && r.length > 0 && r.file < layout->files.size());
+          FUZZ_CHECK(r.file_offset + r.length <= layout->files[r.file].length);
+          next += r.length;
+        }
+        FUZZ_CHECK(next == offset + layout->piece_size(i));
+      }
+    }
   }
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const auto m = parse_magnet(text);
