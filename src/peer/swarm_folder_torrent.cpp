@@ -55,6 +55,7 @@ void swarm::seed_folder_torrents(const folder_record& r) {
     // A v2 torrent of a folder holding one file is that file's own torrent.
     if (!parsed || !parsed->multi_file) continue;
     auto c = store_.folder_torrent(*parsed, r.root);
+    if (c && store_.find(c->id)) continue;  // downloaded as that torrent: served as it is
     if (!c) {
       log_line(log_level::warn) << "cannot seed folder " << r.manifest.name << " as a "
                                 << bt::to_string(format) << " torrent: " << c.error_message();
