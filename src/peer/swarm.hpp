@@ -229,6 +229,7 @@ class swarm final : private bt_download_events {
   void fill_all();
   asio::awaitable<void> finish(std::shared_ptr<download> d);
   void fail(download& d, std::string why);
+  void completed(download& d, const char* units);
   void wake_end_waiters();  // of wait_for_end: a download ended, or the node stops
   void ban(peer& p, const std::string& why);
   void broadcast_catalog();

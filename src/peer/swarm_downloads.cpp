@@ -241,21 +241,26 @@ asio::awaitable<void> swarm::finish(std::shared_ptr<download> d) {
   store_.complete_download(d->id(), *stamp);
   co_await disk_.flush();  // "complete" only once the catalog says so on disk
   d->finishing = false;
-  d->complete();
-  bt_redialed_.erase(d->id());
-  wake_end_waiters();
-  const double seconds = std::chrono::duration<double>(clock::now() - d->started).count();
-  const auto stats = d->stats(clock::now());
-  log_line(log_level::info) << "complete: " << d->output.string() << " (" << d->size << " bytes in "
-                            << seconds << " s, " << stats.fetched << " chunks fetched from "
-                            << stats.sources.size() << " peers)";
+  completed(*d, "chunks");
   broadcast_catalog();
-  if (const auto t = trackers_.find(d->id()); t != trackers_.end()) t->second->completed();
-  if (const auto* done = store_.find(d->id()); done && done->torrent)
-    bt_.forget_candidates(done->bt->of(*done->torrent).hashes.wire_id());
   // Hashed again, once, rather than in the download's hot path: chunks come
   // out of order, and a v2 tree needs them all (it reads the page cache).
   asio::co_spawn(io_, hash_for_bittorrent(d->id()), asio::detached);
+}
+
+// A download verified and in place (a file, or a torrent's whole tree).
+void swarm::completed(download& d, const char* units) {
+  d.complete();
+  bt_redialed_.erase(d.id());
+  wake_end_waiters();
+  const double seconds = std::chrono::duration<double>(clock::now() - d.started).count();
+  const auto stats = d.stats(clock::now());
+  log_line(log_level::info) << "complete: " << d.output.string() << " (" << d.size << " bytes in "
+                            << seconds << " s, " << stats.fetched << " " << units
+                            << " fetched from " << stats.sources.size() << " peers)";
+  if (const auto t = trackers_.find(d.id()); t != trackers_.end()) t->second->completed();
+  if (const auto* done = store_.find(d.id()); done && done->torrent)
+    bt_.forget_candidates(done->bt->of(*done->torrent).hashes.wire_id());
 }
 
 void swarm::fail(download& d, std::string why) {

@@ -52,16 +52,7 @@ asio::awaitable<void> swarm::finish_tree(std::shared_ptr<download> d) {
   store_.complete_download(d->id(), file_stamp{});
   co_await disk_.flush();  // "complete" only once the catalog says so on disk
   d->finishing = false;
-  d->complete();
-  wake_end_waiters();
-  const double seconds = std::chrono::duration<double>(clock::now() - d->started).count();
-  const auto stats = d->stats(clock::now());
-  log_line(log_level::info) << "complete: " << d->output.string() << " (" << d->size << " bytes in "
-                            << seconds << " s, " << stats.fetched << " pieces fetched from "
-                            << stats.sources.size() << " peers)";
-  if (const auto t = trackers_.find(d->id()); t != trackers_.end()) t->second->completed();
-  if (const auto* done = store_.find(d->id()); done && done->torrent)
-    bt_.forget_candidates(done->bt->of(*done->torrent).hashes.wire_id());
+  completed(*d, "pieces");
 }
 
 void swarm::tree_progress(const content& item, transfer_info& t) const {
