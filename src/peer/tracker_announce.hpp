@@ -19,6 +19,8 @@ namespace peerlab::peer {
 struct announce_outcome {
   std::string error;                         // non-empty: no answer to use
   protocol::bt::announce_response response;  // may carry the tracker's failure reason
+
+  static announce_outcome failed(std::string why) { return {std::move(why), {}}; }
 };
 
 // BEP 3: resolve, connect, GET the announce, read a reply of at most

@@ -18,16 +18,6 @@ using asio::redirect_error;
 using asio::use_awaitable;
 namespace bt = protocol::bt;
 
-namespace {
-
-announce_outcome failure(std::string why) {
-  announce_outcome out;
-  out.error = std::move(why);
-  return out;
-}
-
-}  // namespace
-
 asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string query,
                                                 protocol::endpoint from) {
   const auto executor = co_await asio::this_coro::executor;
@@ -36,7 +26,8 @@ asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string
   asio::ip::tcp::resolver resolver(executor);
   const auto found = co_await resolver.async_resolve(url.host, std::to_string(url.port),
                                                      redirect_error(use_awaitable, ec));
-  if (ec) co_return failure("cannot resolve " + url.host + " (" + ec.message() + ")");
+  if (ec)
+    co_return announce_outcome::failed("cannot resolve " + url.host + " (" + ec.message() + ")");
 
   // The active socket, from our address: connect() to each address found
   // until one accepts.
@@ -50,14 +41,15 @@ asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string
     if (!ec) break;
   }
   if (ec)
-    co_return failure("cannot connect to " + bt::host_header(url) + " (" + ec.message() + ")");
+    co_return announce_outcome::failed("cannot connect to " + bt::host_header(url) + " (" +
+                                       ec.message() + ")");
 
   const std::string request = "GET " + bt::announce_target(url, query) +
                               " HTTP/1.1\r\nHost: " + bt::host_header(url) +
                               "\r\nUser-Agent: peerlab/0.1\r\nAccept-Encoding: identity\r\n"
                               "Connection: close\r\n\r\n";
   co_await asio::async_write(socket, asio::buffer(request), redirect_error(use_awaitable, ec));
-  if (ec) co_return failure("cannot send the announce (" + ec.message() + ")");
+  if (ec) co_return announce_outcome::failed("cannot send the announce (" + ec.message() + ")");
 
   protocol::http_reply_reader reply(bt::max_tracker_response_bytes);
   std::array<char, 16 * 1024> buffer;
@@ -68,13 +60,13 @@ asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string
     if (ec == asio::error::eof) {
       reply.close();
     } else if (ec) {
-      co_return failure("cannot read the answer (" + ec.message() + ")");
+      co_return announce_outcome::failed("cannot read the answer (" + ec.message() + ")");
     } else {
       reply.feed({buffer.data(), n});
     }
   }
   if (reply.current() == protocol::http_reply_reader::state::failed) {
-    co_return failure("bad HTTP answer: " + reply.error());
+    co_return announce_outcome::failed("bad HTTP answer: " + reply.error());
   }
   const auto& body = reply.body();
   auto parsed = bt::parse_announce_response(
@@ -82,10 +74,11 @@ asio::awaitable<announce_outcome> http_announce(bt::tracker_url url, std::string
   if (reply.status() != 200) {
     // Some trackers send their failure reason with an error status.
     if (parsed && !parsed->failure_reason.empty()) co_return announce_outcome{{}, *parsed};
-    co_return failure("HTTP " + std::to_string(reply.status()) +
-                      (reply.reason().empty() ? "" : " " + reply.reason().substr(0, 100)));
+    co_return announce_outcome::failed(
+        "HTTP " + std::to_string(reply.status()) +
+        (reply.reason().empty() ? "" : " " + reply.reason().substr(0, 100)));
   }
-  if (!parsed) co_return failure(parsed.error_message());
+  if (!parsed) co_return announce_outcome::failed(parsed.error_message());
   announce_outcome out;
   out.response = std::move(*parsed);
   co_return out;

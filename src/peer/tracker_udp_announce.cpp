@@ -29,12 +29,6 @@ constexpr int max_stray_datagrams = 64;
 constexpr std::size_t max_datagram_bytes = 64 * 1024;
 constexpr auto connection_id_lifetime = std::chrono::minutes(1);
 
-announce_outcome failure(std::string why) {
-  announce_outcome out;
-  out.error = std::move(why);
-  return out;
-}
-
 std::uint32_t transaction_of(const bt::udp_response& r) {
   return std::visit([](const auto& v) { return v.transaction_id; }, r);
 }
@@ -86,13 +80,13 @@ asio::awaitable<announce_outcome> udp_announce(bt::tracker_url url, bt::announce
   const auto found = co_await resolver.async_resolve(url.host, std::to_string(url.port),
                                                      redirect_error(use_awaitable, ec));
   if (ec || found.empty()) {
-    co_return failure("cannot resolve " + url.host + " (" +
-                      (ec ? ec.message() : std::string("no address")) + ")");
+    co_return announce_outcome::failed("cannot resolve " + url.host + " (" +
+                                       (ec ? ec.message() : std::string("no address")) + ")");
   }
   const auto tracker = found.begin()->endpoint();
   asio::ip::udp::socket socket(executor);
   open_from(socket, tracker, from, ec);
-  if (ec) co_return failure("cannot open a UDP socket (" + ec.message() + ")");
+  if (ec) co_return announce_outcome::failed("cannot open a UDP socket (" + ec.message() + ")");
 
   // One count of sends for both questions: at most `attempts` unanswered
   // waits in all, the n-th lasting first_timeout * 2^n.
@@ -109,10 +103,11 @@ asio::awaitable<announce_outcome> udp_announce(bt::tracker_url url, bt::announce
         ++attempt;
         continue;
       }
-      if (auto* e = std::get_if<std::string>(&answer)) co_return failure(*e);
+      if (auto* e = std::get_if<std::string>(&answer)) co_return announce_outcome::failed(*e);
       const auto* connected =
           std::get_if<bt::udp_connect_response>(&std::get<bt::udp_response>(answer));
-      if (!connected) co_return failure("udp tracker answered connect with an announce");
+      if (!connected)
+        co_return announce_outcome::failed("udp tracker answered connect with an announce");
       connection = {connected->connection_id, clock::now() + connection_id_lifetime};
     }
     const auto datagram = bt::encode_udp_announce({connection.id, announce_transaction, request});
@@ -124,11 +119,12 @@ asio::awaitable<announce_outcome> udp_announce(bt::tracker_url url, bt::announce
     }
     if (auto* e = std::get_if<std::string>(&answer)) {
       connection = {};  // perhaps our connection id was the problem: a new one next time
-      co_return failure(*e);
+      co_return announce_outcome::failed(*e);
     }
     const auto* announced =
         std::get_if<bt::udp_announce_response>(&std::get<bt::udp_response>(answer));
-    if (!announced) co_return failure("udp tracker answered announce with a connect");
+    if (!announced)
+      co_return announce_outcome::failed("udp tracker answered announce with a connect");
     announce_outcome out;
     out.response.interval = announced->interval;
     out.response.complete = announced->seeders;
@@ -137,8 +133,8 @@ asio::awaitable<announce_outcome> udp_announce(bt::tracker_url url, bt::announce
       out.response.peers.push_back({peer, std::nullopt});
     co_return out;
   }
-  co_return failure("no answer from the udp tracker after " + std::to_string(timing.attempts) +
-                    " tries");
+  co_return announce_outcome::failed("no answer from the udp tracker after " +
+                                     std::to_string(timing.attempts) + " tries");
 }
 
 }  // namespace peerlab::peer

@@ -119,4 +119,19 @@ std::vector<std::uint8_t> bencode(const bvalue& value);
 void bencode_append(const bvalue& value, std::vector<std::uint8_t>& out);
 std::string bencode_string(const bvalue& value);
 
+// Raw bytes (a digest, a pieces root) as a byte string's contents.
+inline std::string byte_string(std::span<const std::uint8_t> bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// Digests one after another, as a v1 `pieces` string or a piece layer holds them.
+template <class Digest>
+std::string concatenated(const std::vector<Digest>& digests) {
+  std::string out;
+  out.reserve(digests.size() * sizeof(Digest));
+  for (const auto& d : digests)
+    out.append(reinterpret_cast<const char*>(d.data()), d.size());
+  return out;
+}
+
 }  // namespace peerlab::protocol::bt

@@ -24,9 +24,9 @@ struct limit_exceeded : std::runtime_error {
 // cereal's reader, knowing how many payload bytes are left: a length is
 // checked against them too, so a 50-byte frame claiming a 4 MiB chunk costs
 // nothing (found by fuzz/messages_fuzz.cpp).
-class input_archive : public cereal::PortableBinaryInputArchive {
+class bounded_archive : public cereal::PortableBinaryInputArchive {
  public:
-  input_archive(std::istream& stream, const span_source& source)
+  bounded_archive(std::istream& stream, const span_source& source)
       : PortableBinaryInputArchive(stream, Options::Default()), source_(source) {}
   std::size_t bytes_left() const { return source_.remaining(); }
 
@@ -37,7 +37,7 @@ using output_archive = cereal::PortableBinaryOutputArchive;
 
 // Reads a cereal size tag and refuses it before anything is allocated: above
 // its maximum, or more items than bytes left (every item takes at least one).
-std::size_t load_bounded_size(input_archive& ar, std::size_t max, const char* what) {
+std::size_t load_bounded_size(bounded_archive& ar, std::size_t max, const char* what) {
   cereal::size_type n = 0;
   ar(cereal::make_size_tag(n));
   if (n > max) {
@@ -56,7 +56,7 @@ void save_string(output_archive& ar, const std::string& s) {
   ar(cereal::binary_data(s.data(), s.size()));
 }
 
-std::string load_string(input_archive& ar, std::size_t max, const char* what) {
+std::string load_string(bounded_archive& ar, std::size_t max, const char* what) {
   std::string s(load_bounded_size(ar, max, what), '\0');
   ar(cereal::binary_data(s.data(), s.size()));
   return s;
@@ -72,7 +72,7 @@ void save_id(output_archive& ar, const content_id& id) {
   ar(cereal::binary_data(id.data(), id.size()));
 }
 
-void load_id(input_archive& ar, content_id& id) {
+void load_id(bounded_archive& ar, content_id& id) {
   ar(cereal::binary_data(id.data(), id.size()));
 }
 
@@ -81,13 +81,13 @@ void save_bytes(output_archive& ar, const std::vector<std::uint8_t>& v) {
   ar(cereal::binary_data(v.data(), v.size()));
 }
 
-std::vector<std::uint8_t> load_bytes(input_archive& ar, std::size_t max, const char* what) {
+std::vector<std::uint8_t> load_bytes(bounded_archive& ar, std::size_t max, const char* what) {
   std::vector<std::uint8_t> v(load_bounded_size(ar, max, what));
   ar(cereal::binary_data(v.data(), v.size()));
   return v;
 }
 
-endpoint load_endpoint(input_archive& ar) {
+endpoint load_endpoint(bounded_archive& ar) {
   std::uint8_t family = 0;
   ar(family);
   endpoint e;
@@ -154,7 +154,7 @@ void save_body(output_archive& ar, const chunk& m) {
   save_bytes(ar, m.data);
 }
 
-catalog_entry load_catalog_entry(input_archive& ar) {
+catalog_entry load_catalog_entry(bounded_archive& ar) {
   catalog_entry e;
   load_id(ar, e.id);
   e.name = load_string(ar, max_file_name_bytes, "file name length");
@@ -175,14 +175,14 @@ catalog_entry load_catalog_entry(input_archive& ar) {
 }
 
 template <class T>
-void load_id_and_index(input_archive& ar, T& m) {
+void load_id_and_index(bounded_archive& ar, T& m) {
   load_id(ar, m.id);
   ar(m.index);
 }
 
 // Fills `out` in place (no temporary message: cheaper, and it keeps GCC 12's
 // -Wmaybe-uninitialized false positive about std::variant quiet).
-void load_body(input_archive& ar, message_type type, message& out) {
+void load_body(bounded_archive& ar, message_type type, message& out) {
   switch (type) {
     case message_type::hello: {
       auto& m = out.emplace<hello>();
@@ -351,7 +351,7 @@ result<message> decode(std::vector<std::uint8_t>&& payload) {
   return guarded([&]() -> result<message> {
     span_source source(std::span<const std::uint8_t>(payload).subspan(1));
     std::istream stream(&source);
-    input_archive ar(stream, source);
+    bounded_archive ar(stream, source);
     chunk m;
     load_id_and_index(ar, m);
     const auto length = load_bounded_size(ar, max_chunk_bytes, "chunk length");
@@ -375,7 +375,7 @@ result<message> decode(std::span<const std::uint8_t> payload) {
     span_source source(payload.subspan(1));
     std::istream stream(&source);
     // Default: decode into this host's byte order; cereal swaps as the flag says.
-    input_archive ar(stream, source);
+    bounded_archive ar(stream, source);
     result<message> decoded{keepalive{}};
     load_body(ar, type, *decoded);
     if (source.remaining() != 0) {

@@ -16,16 +16,6 @@ namespace {
 
 constexpr std::uint32_t preferred_piece_bytes = 256 * 1024;
 
-std::string as_bytes(std::span<const std::uint8_t> bytes) {
-  return std::string(bytes.begin(), bytes.end());
-}
-
-template <class Digest>
-void append_digests(std::string& out, const std::vector<Digest>& hashes) {
-  for (const auto& h : hashes)
-    out.append(reinterpret_cast<const char*>(h.data()), h.size());
-}
-
 std::uint64_t pieces_of(std::uint64_t size, std::uint32_t piece_length) {
   return (size + piece_length - 1) / piece_length;
 }
@@ -88,7 +78,7 @@ bvalue file_tree(const multi_torrent_source& s, const std::vector<std::size_t>& 
     if (f.path.size() == depth + 1) {  // a file (no directory shares its path)
       auto leaf = bvalue::make_dict();
       leaf.set("length", f.size);
-      if (f.size > 0) leaf.set("pieces root", as_bytes(f.hashes.hashes.pieces_root));
+      if (f.size > 0) leaf.set("pieces root", byte_string(f.hashes.hashes.pieces_root));
       auto entry = bvalue::make_dict();
       entry.set("", std::move(leaf));
       node.as_dict().emplace_back(segment, std::move(entry));
@@ -244,10 +234,8 @@ result<built_multi_torrent> make_multi_torrent(const multi_torrent_source& s,
     std::vector<std::pair<std::string, bvalue>> layers;
     for (const auto& f : s.files) {
       if (f.hashes.hashes.piece_layer.empty()) continue;
-      std::string layer;
-      layer.reserve(f.hashes.hashes.piece_layer.size() * 32);
-      append_digests(layer, f.hashes.hashes.piece_layer);
-      layers.emplace_back(as_bytes(f.hashes.hashes.pieces_root), bvalue(std::move(layer)));
+      layers.emplace_back(byte_string(f.hashes.hashes.pieces_root),
+                          bvalue(concatenated(f.hashes.hashes.piece_layer)));
     }
     if (!layers.empty()) root.set("piece layers", bvalue(bvalue::dict(std::move(layers))));
   }

@@ -11,19 +11,6 @@ namespace peerlab::protocol::bt {
 
 namespace {
 
-std::string as_bytes(std::span<const std::uint8_t> bytes) {
-  return std::string(bytes.begin(), bytes.end());
-}
-
-template <class Digest>
-std::string concatenated(const std::vector<Digest>& hashes) {
-  std::string out;
-  out.reserve(hashes.size() * sizeof(Digest));
-  for (const auto& h : hashes)
-    out.append(reinterpret_cast<const char*>(h.data()), h.size());
-  return out;
-}
-
 std::string source_problem(const torrent_source& s, torrent_format format) {
   if (!is_safe_file_name(s.name)) return "torrent name is not a safe file name";
   if (s.size == 0) return "a torrent needs a file of at least one byte";
@@ -88,7 +75,7 @@ result<built_torrent> make_torrent(const torrent_source& s, torrent_format forma
     // file tree: { name: { "": { length, pieces root } } } (BEP 52)
     auto leaf = bvalue::make_dict();
     leaf.set("length", s.size);
-    leaf.set("pieces root", as_bytes(s.hashes.pieces_root));
+    leaf.set("pieces root", byte_string(s.hashes.pieces_root));
     auto file = bvalue::make_dict();
     file.set("", std::move(leaf));
     auto tree = bvalue::make_dict();
@@ -108,7 +95,7 @@ result<built_torrent> make_torrent(const torrent_source& s, torrent_format forma
   root.set("info", std::move(info));
   if (v2 && !s.hashes.piece_layer.empty()) {
     auto layers = bvalue::make_dict();
-    layers.set(as_bytes(s.hashes.pieces_root), concatenated(s.hashes.piece_layer));
+    layers.set(byte_string(s.hashes.pieces_root), concatenated(s.hashes.piece_layer));
     root.set("piece layers", std::move(layers));
   }
   out.bytes = bencode(root);

@@ -10,22 +10,12 @@
 #include <thread>
 
 #include "protocol/hex.hpp"
+#include "test_data.hpp"
 
 namespace peerlab::protocol::bt {
 namespace {
 
 // The test files of the cross-checks: byte i is i % 251.
-std::vector<std::uint8_t> pattern(std::size_t n) {
-  std::vector<std::uint8_t> out(n);
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = static_cast<std::uint8_t>(i % 251);
-  return out;
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return to_hex(bytes);
-}
-
 TEST(BtHash, PiecesRootsEqualLibtorrents) {
   // lt.create_torrent(…, flags=v2_only) on the same bytes: file tree's pieces root.
   struct vector {

@@ -9,19 +9,13 @@
 #include <fstream>
 
 #include "peer/store.hpp"
+#include "test_data.hpp"
 
 namespace peerlab::peer {
 namespace {
 
 namespace bt = protocol::bt;
 namespace fs = std::filesystem;
-
-std::vector<std::uint8_t> pattern(std::size_t n) {
-  std::vector<std::uint8_t> out(n);
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = static_cast<std::uint8_t>(i % 251);
-  return out;
-}
 
 struct temp_dir {
   fs::path path = fs::temp_directory_path() / ("peerlab-bt-info-" + std::to_string(::getpid()));

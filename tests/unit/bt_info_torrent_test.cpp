@@ -6,18 +6,12 @@
 
 #include "peer/bt_info.hpp"
 #include "protocol/bencode.hpp"
+#include "test_data.hpp"
 
 namespace peerlab::peer {
 namespace {
 
 namespace bt = protocol::bt;
-
-std::vector<std::uint8_t> pattern(std::size_t n) {
-  std::vector<std::uint8_t> out(n);
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = static_cast<std::uint8_t>(i % 251);
-  return out;
-}
 
 constexpr const char* tracker = "http://127.0.0.1:1/announce";
 

@@ -9,12 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "test_data.hpp"
+
 namespace peerlab::protocol::bt {
 namespace {
-
-std::vector<std::uint8_t> bytes_of(std::string_view s) {
-  return {s.begin(), s.end()};
-}
 
 endpoint at(std::string_view text) {
   auto e = parse_endpoint(text);

@@ -12,13 +12,10 @@
 #include "protocol/frame.hpp"
 #include "protocol/hex.hpp"
 #include "protocol/messages.hpp"
+#include "test_data.hpp"
 
 namespace peerlab::protocol::bt {
 namespace {
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return to_hex(bytes);
-}
 
 handshake example_handshake() {
   handshake h;

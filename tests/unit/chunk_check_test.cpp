@@ -13,7 +13,7 @@ namespace {
 
 namespace bt = protocol::bt;
 
-std::vector<std::uint8_t> pattern(std::size_t n) {
+std::vector<std::uint8_t> chunk_bytes(std::size_t n) {
   std::vector<std::uint8_t> out(n);
   for (std::size_t i = 0; i < n; ++i)
     out[i] = static_cast<std::uint8_t>((i * 7 + i / 1000) % 251);
@@ -32,7 +32,7 @@ std::vector<std::uint8_t> flipped(std::span<const std::uint8_t> bytes, std::size
 }
 
 TEST(ChunkCheck, Sha256MatchesThePeerlabChunkOnly) {
-  const auto data = pattern(300'000);
+  const auto data = chunk_bytes(300'000);
   const auto check = chunk_check::sha256(protocol::sha256(data));
   EXPECT_TRUE(matches(check, data));
   EXPECT_FALSE(matches(check, flipped(data, 123'456)));
@@ -41,7 +41,7 @@ TEST(ChunkCheck, Sha256MatchesThePeerlabChunkOnly) {
 
 TEST(ChunkCheck, V1PieceMatchesItsSha1IncludingAShortLastPiece) {
   const bt::piece_layout layout{600'000, 262'144};
-  const auto file = pattern(layout.file_size);
+  const auto file = chunk_bytes(layout.file_size);
   const auto hashes = bt::hash_file(layout, file);
   ASSERT_TRUE(hashes) << hashes.error_message();
   ASSERT_EQ(hashes->v1_pieces.size(), 3u);
@@ -58,7 +58,7 @@ TEST(ChunkCheck, V2PieceOfALongerFileMatchesItsPieceLayerHash) {
   // Four pieces of 64 KiB (four leaves each); the last one 40,000 bytes:
   // two full blocks, a short one, and one zero leaf of padding.
   const bt::piece_layout layout{3 * 65'536 + 40'000, 65'536};
-  const auto file = pattern(layout.file_size);
+  const auto file = chunk_bytes(layout.file_size);
   const auto hashes = bt::hash_file(layout, file);
   ASSERT_TRUE(hashes) << hashes.error_message();
   ASSERT_EQ(hashes->piece_layer.size(), 4u);
@@ -82,7 +82,7 @@ TEST(ChunkCheck, V2FileOfOnePieceMatchesItsPiecesRoot) {
   // has, padded to a power of two (6 blocks: 8 leaves), not to the piece.
   for (const std::uint64_t size : {1u, 16'384u, 5u * 16'384u + 1u, 262'144u}) {
     const bt::piece_layout layout{size, 262'144};
-    const auto file = pattern(size);
+    const auto file = chunk_bytes(size);
     const auto hashes = bt::hash_file(layout, file);
     ASSERT_TRUE(hashes) << hashes.error_message();
     EXPECT_TRUE(hashes->piece_layer.empty());
@@ -94,7 +94,7 @@ TEST(ChunkCheck, V2FileOfOnePieceMatchesItsPiecesRoot) {
 }
 
 TEST(ChunkCheck, MalformedMerkleChecksMatchNothing) {
-  const auto data = pattern(16'384 * 3);
+  const auto data = chunk_bytes(16'384 * 3);
   const auto leaves = bt::block_hashes(data);
   const auto root = bt::merkle_root(leaves, 4, bt::sha256_digest{});
   EXPECT_TRUE(matches(chunk_check::merkle(root, 4), data));
@@ -114,7 +114,7 @@ TEST(ChunkCheck, V2PieceOfAFileInAMultiFileTorrentIsCheckedOverItsFileBytesAndZe
   // A file's last piece in a multi-file v2 torrent comes padded with zeros
   // to the piece boundary: the tree is over the file's 40,000 bytes only.
   const bt::piece_layout layout{3 * 65'536 + 40'000, 65'536};
-  const auto file = pattern(layout.file_size);
+  const auto file = chunk_bytes(layout.file_size);
   const auto hashes = bt::hash_file(layout, file);
   ASSERT_TRUE(hashes) << hashes.error_message();
   std::vector<std::uint8_t> padded(65'536, 0);

@@ -10,19 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "test_data.hpp"
+
 namespace peerlab::protocol {
 namespace {
 
 using bytes = std::vector<std::uint8_t>;
-
-std::string hex(const bytes& b) {
-  std::string out;
-  for (auto x : b) {
-    out.push_back("0123456789abcdef"[x >> 4]);
-    out.push_back("0123456789abcdef"[x & 0xf]);
-  }
-  return out;
-}
 
 folder_entry file(std::string path, std::uint64_t size = 1, std::uint8_t seed = 1) {
   folder_entry e{folder_entry_kind::file, std::move(path), size, {}};

@@ -17,7 +17,7 @@ namespace {
 
 using bytes = std::vector<std::uint8_t>;
 
-bytes pattern(std::size_t n, std::uint8_t seed = 0) {
+bytes frame_bytes(std::size_t n, std::uint8_t seed = 0) {
   bytes out(n);
   for (std::size_t i = 0; i < n; ++i)
     out[i] = static_cast<std::uint8_t>(seed + i * 7);
@@ -42,8 +42,8 @@ std::vector<bytes> drain(frame_decoder& d) {
 }
 
 std::vector<bytes> sample_payloads() {
-  return {pattern(1, 1),     pattern(0), pattern(300, 2), pattern(5, 3),
-          pattern(70000, 4), pattern(0), pattern(2, 5)};
+  return {frame_bytes(1, 1),     frame_bytes(0), frame_bytes(300, 2), frame_bytes(5, 3),
+          frame_bytes(70000, 4), frame_bytes(0), frame_bytes(2, 5)};
 }
 
 bytes concatenated_frames(const std::vector<bytes>& payloads) {
@@ -56,7 +56,7 @@ bytes concatenated_frames(const std::vector<bytes>& payloads) {
 }
 
 TEST(EncodeFrame, PrefixesPayloadWithBigEndianLength) {
-  const bytes payload = pattern(0x0102 + 3);  // 0x105 bytes
+  const bytes payload = frame_bytes(0x0102 + 3);  // 0x105 bytes
   const auto f = encode_frame(payload);
   ASSERT_EQ(f.size(), 4u + payload.size());
   EXPECT_EQ(bytes(f.begin(), f.begin() + 4), (bytes{0x00, 0x00, 0x01, 0x05}));
@@ -68,7 +68,7 @@ TEST(EncodeFrame, EmptyPayloadIsJustAZeroHeader) {
 }
 
 TEST(FrameDecoder, RoundTripsOneFrame) {
-  const bytes payload = pattern(1000, 9);
+  const bytes payload = frame_bytes(1000, 9);
   frame_decoder d;
   d.feed(encode_frame(payload));
   auto r = d.next();
@@ -142,7 +142,7 @@ TEST(FrameDecoder, IncompleteHeaderYieldsNoFrame) {
 }
 
 TEST(FrameDecoder, FrameCutHalfWayYieldsNoFrameUntilTheRestArrives) {
-  const bytes payload = pattern(100, 1);
+  const bytes payload = frame_bytes(100, 1);
   const auto f = encode_frame(payload);
   frame_decoder d;
   d.feed(std::span(f).first(4 + 50));
@@ -160,7 +160,7 @@ TEST(FrameDecoder, FrameCutHalfWayYieldsNoFrameUntilTheRestArrives) {
 }
 
 TEST(FrameDecoder, AcceptsPayloadOfExactlyTheMaximum) {
-  const bytes payload = pattern(max_frame_bytes, 3);
+  const bytes payload = frame_bytes(max_frame_bytes, 3);
   frame_decoder d;
   d.feed(encode_frame(payload));
   auto r = d.next();
@@ -184,7 +184,7 @@ TEST(FrameDecoder, RejectsLengthAboveMaximumBeforeAllocating) {
   EXPECT_TRUE(d.failed());
   // Nothing is kept, and the body that follows is not buffered either.
   EXPECT_EQ(d.buffered_bytes(), 0u);
-  d.feed(pattern(64 * 1024));
+  d.feed(frame_bytes(64 * 1024));
   EXPECT_EQ(d.buffered_bytes(), 0u);
 }
 
@@ -199,7 +199,7 @@ TEST(FrameDecoder, RejectsFourGibibyteLength) {
 }
 
 TEST(FrameDecoder, RejectsOversizedLengthAfterValidFrames) {
-  bytes stream = encode_frame(pattern(10));
+  bytes stream = encode_frame(frame_bytes(10));
   const auto bad = header(static_cast<std::uint32_t>(max_frame_bytes + 1));
   stream.insert(stream.end(), bad.begin(), bad.end());
   frame_decoder d;
@@ -207,14 +207,14 @@ TEST(FrameDecoder, RejectsOversizedLengthAfterValidFrames) {
   auto first = d.next();
   ASSERT_TRUE(first.ok());
   ASSERT_TRUE(first->has_value());
-  EXPECT_EQ(**first, pattern(10));
+  EXPECT_EQ(**first, frame_bytes(10));
   EXPECT_FALSE(d.next().ok());
   EXPECT_TRUE(d.failed());
 }
 
 TEST(FrameDecoder, CustomMaximumIsEnforced) {
   frame_decoder d(16);
-  d.feed(encode_frame(pattern(16)));
+  d.feed(encode_frame(frame_bytes(16)));
   auto ok = d.next();
   ASSERT_TRUE(ok.ok());
   ASSERT_TRUE(ok->has_value());
@@ -227,7 +227,7 @@ TEST(FrameDecoder, StaysFailedAfterAnError) {
   d.feed(header(static_cast<std::uint32_t>(max_frame_bytes + 1)));
   ASSERT_FALSE(d.next().ok());
   // Even a perfectly valid frame is refused: the stream is no longer aligned.
-  d.feed(encode_frame(pattern(3)));
+  d.feed(encode_frame(frame_bytes(3)));
   auto r = d.next();
   EXPECT_FALSE(r.ok());
   EXPECT_TRUE(d.failed());
@@ -237,7 +237,7 @@ TEST(FrameDecoder, StaysFailedAfterAnError) {
 
 TEST(FrameDecoder, BufferedBytesCountOnlyTheUnconsumedPartialFrame) {
   frame_decoder d;
-  const auto f = encode_frame(pattern(1000));
+  const auto f = encode_frame(frame_bytes(1000));
   for (int i = 0; i < 100; ++i) {
     d.feed(f);
     d.feed(std::span(f).first(4));  // a header whose body is still to come
@@ -278,8 +278,9 @@ std::vector<bytes> read_like_a_socket(const bytes& stream, std::size_t piece,
 }
 
 TEST(FrameDecoder, LargePayloadsAreReceivedInPlace) {
-  const std::vector<bytes> payloads = {pattern(10, 1), pattern(frame_decoder::direct_min_bytes, 2),
-                                       pattern(3, 3), pattern(1024 * 1024 + 5, 4), pattern(0)};
+  const std::vector<bytes> payloads = {
+      frame_bytes(10, 1), frame_bytes(frame_decoder::direct_min_bytes, 2), frame_bytes(3, 3),
+      frame_bytes(1024 * 1024 + 5, 4), frame_bytes(0)};
   const auto stream = concatenated_frames(payloads);
   for (const std::size_t piece : {std::size_t{1000}, std::size_t{65536}, std::size_t{1} << 22})
     EXPECT_EQ(read_like_a_socket(stream, piece), payloads) << "pieces of " << piece;
@@ -287,7 +288,7 @@ TEST(FrameDecoder, LargePayloadsAreReceivedInPlace) {
 
 TEST(FrameDecoder, LargePayloadsReuseRecycledBuffersAndStayIntact) {
   auto recycler = std::make_shared<buffer_recycler>();
-  const auto payload = pattern(300000, 5);
+  const auto payload = frame_bytes(300000, 5);
   const auto stream = concatenated_frames({payload});
   auto first = read_like_a_socket(stream, 65536, recycler);
   ASSERT_EQ(first, std::vector<bytes>{payload});
@@ -296,7 +297,7 @@ TEST(FrameDecoder, LargePayloadsReuseRecycledBuffersAndStayIntact) {
   EXPECT_GE(recycler->kept_bytes(), payload.size());
   // The next large payload lands in the very same buffer, correctly filled
   // (a recycled buffer's old bytes never show through).
-  const auto other = pattern(299999, 6);
+  const auto other = frame_bytes(299999, 6);
   frame_decoder d;
   d.recycle_from(recycler);
   const auto f = encode_frame(other);
@@ -339,7 +340,7 @@ TEST(BufferRecycler, KeepsABoundedNumberOfBuffersOfFittingSizes) {
 TEST(FrameDecoder, DirectSpaceOpensOnlyInsideALargePayload) {
   frame_decoder d;
   EXPECT_TRUE(d.direct_space().empty());
-  const auto f = encode_frame(pattern(300000, 9));
+  const auto f = encode_frame(frame_bytes(300000, 9));
   d.feed(std::span(f).first(100));  // the header and 96 payload bytes
   ASSERT_FALSE(d.next()->has_value());
   const auto space = d.direct_space();
@@ -352,7 +353,7 @@ TEST(FrameDecoder, DirectSpaceOpensOnlyInsideALargePayload) {
   EXPECT_TRUE(d.direct_space().empty());
   auto r = d.next();
   ASSERT_TRUE(r.ok() && r->has_value());
-  EXPECT_EQ(**r, pattern(300000, 9));
+  EXPECT_EQ(**r, frame_bytes(300000, 9));
   EXPECT_EQ(d.buffered_bytes(), 0u);
 }
 
@@ -365,7 +366,7 @@ TEST(FrameDecoder, BeforeTheHelloOnlyAHelloSizedFrameIsAccepted) {
 
 TEST(FrameDecoder, TheLimitRisesOnceTheHelloIsIn) {
   frame_decoder d(max_hello_frame_bytes);
-  d.feed(encode_frame(pattern(100)));
+  d.feed(encode_frame(frame_bytes(100)));
   d.feed(header(64 * 1024));  // pipelined right behind the hello
   auto hello = d.next();
   ASSERT_TRUE(hello.ok());
@@ -379,7 +380,7 @@ TEST(FrameDecoder, TheLimitRisesOnceTheHelloIsIn) {
 TEST(FrameDecoder, HeldBytesFollowTheBuffersAndAnEmptiedBigBufferIsGivenBack) {
   frame_decoder d;
   EXPECT_EQ(d.held_bytes(), 0u);
-  d.feed(encode_frame(pattern(60 * 1024)));
+  d.feed(encode_frame(frame_bytes(60 * 1024)));
   EXPECT_GE(d.held_bytes(), 60u * 1024);
   ASSERT_TRUE(d.next().ok());
   EXPECT_LE(d.held_bytes(), frame_decoder::kept_buffer_bytes);

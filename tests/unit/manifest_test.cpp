@@ -14,30 +14,18 @@
 #include <string>
 #include <vector>
 
+#include "test_data.hpp"
+
 namespace peerlab::protocol {
 namespace {
 
 using bytes = std::vector<std::uint8_t>;
 
-constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;
 constexpr std::uint64_t GiB = 1024 * MiB;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 bytes of(std::string_view s) {
   return bytes(s.begin(), s.end());
-}
-
-std::string hex(const bytes& b) {
-  std::string out;
-  for (auto x : b) {
-    out.push_back("0123456789abcdef"[x >> 4]);
-    out.push_back("0123456789abcdef"[x & 0xf]);
-  }
-  return out;
 }
 
 sha256_digest counting_digest(std::uint8_t first) {

@@ -6,12 +6,13 @@
 
 #include <memory>
 
+#include "test_data.hpp"
+
 namespace peerlab::peer {
 namespace {
 
 using namespace std::chrono_literals;
 using clock = memory_budget::clock;
-constexpr std::size_t KiB = 1024;
 
 TEST(MemoryBudget, SharesGrowWithinTheCapacityAndGiveBackWhenGone) {
   memory_budget budget(100);

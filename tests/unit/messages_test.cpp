@@ -18,15 +18,12 @@
 #include <vector>
 
 #include "protocol/frame.hpp"
+#include "test_data.hpp"
 
 namespace peerlab::protocol {
 namespace {
 
 using bytes = std::vector<std::uint8_t>;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 endpoint ep(const char* text) {
   auto r = parse_endpoint(text);

@@ -10,18 +10,12 @@
 #include <map>
 
 #include "peer/folder_torrent.hpp"
+#include "test_data.hpp"
 
 namespace peerlab::protocol::bt {
 namespace {
 
-std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed) {
-  std::vector<std::uint8_t> out(n);
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = static_cast<std::uint8_t>((i + seed) % 251);
-  return out;
-}
-
-constexpr std::uint32_t piece = 32 * 1024;
+constexpr std::uint32_t piece_bytes = 32 * 1024;
 
 struct sample_file {
   std::vector<std::string> path;
@@ -35,7 +29,7 @@ std::vector<sample_file> sample_files() {
           {{"empty"}, {}},
           {{"a.txt"}, pattern(1, 2)},
           {{"a", "x.bin"}, pattern(70'000, 3)},
-          {{"a", "y", "z"}, pattern(piece, 4)}};
+          {{"a", "y", "z"}, pattern(piece_bytes, 4)}};
 }
 
 // The same files in canonical order (a v2 file tree's): "a/…" before "a.txt".
@@ -45,10 +39,10 @@ const std::vector<std::vector<std::string>> canonical = {
 multi_torrent_source source_of(const std::vector<sample_file>& files) {
   multi_torrent_source s;
   s.name = "class-notes";
-  s.piece_length = piece;
+  s.piece_length = piece_bytes;
   s.announce = "http://127.0.0.1:8080/announce";
   for (const auto& f : files) {
-    auto h = hash_file_aligned({f.bytes.size(), piece}, f.bytes);
+    auto h = hash_file_aligned({f.bytes.size(), piece_bytes}, f.bytes);
     EXPECT_TRUE(h.ok()) << h.error_message();
     s.files.push_back({f.path, f.bytes.size(), *h});
   }
@@ -65,24 +59,24 @@ std::vector<std::uint8_t> padded_concatenation(const std::vector<sample_file>& f
   for (std::size_t k = 0; k < canonical.size(); ++k) {
     const auto& bytes = by_path.at(canonical[k])->bytes;
     out.insert(out.end(), bytes.begin(), bytes.end());
-    if (k + 1 < canonical.size() && out.size() % piece != 0)
-      out.resize(out.size() + piece - out.size() % piece, 0);
+    if (k + 1 < canonical.size() && out.size() % piece_bytes != 0)
+      out.resize(out.size() + piece_bytes - out.size() % piece_bytes, 0);
   }
   return out;
 }
 
 TEST(MultiTorrent, PaddedLastPieceIsTheSha1OfTheTailAndZeros) {
   const auto data = pattern(40'000, 7);
-  const auto h = hash_file_aligned({data.size(), piece}, data);
+  const auto h = hash_file_aligned({data.size(), piece_bytes}, data);
   ASSERT_TRUE(h.ok()) << h.error_message();
   ASSERT_TRUE(h->v1_padded_last);
-  std::vector<std::uint8_t> tail(data.begin() + piece, data.end());
+  std::vector<std::uint8_t> tail(data.begin() + piece_bytes, data.end());
   EXPECT_EQ(h->hashes.v1_pieces.back(), sha1(tail));  // unpadded, as a single file has it
-  tail.resize(piece, 0);
+  tail.resize(piece_bytes, 0);
   EXPECT_EQ(*h->v1_padded_last, sha1(tail));
   // Everything else is as without padding; fed in slices, the same.
-  EXPECT_EQ(h->hashes, *hash_file({data.size(), piece}, data));
-  auto sliced = range_hasher::create({data.size(), piece}, 0, data.size());
+  EXPECT_EQ(h->hashes, *hash_file({data.size(), piece_bytes}, data));
+  auto sliced = range_hasher::create({data.size(), piece_bytes}, 0, data.size());
   ASSERT_TRUE(sliced.ok());
   for (std::size_t at = 0; at < data.size(); at += 1000)
     sliced->update(std::span(data).subspan(at, std::min<std::size_t>(1000, data.size() - at)));
@@ -92,11 +86,11 @@ TEST(MultiTorrent, PaddedLastPieceIsTheSha1OfTheTailAndZeros) {
 }
 
 TEST(MultiTorrent, NoPaddedHashWhenTheFileEndsOnAPiece) {
-  const auto data = pattern(2 * piece, 7);
-  const auto h = hash_file_aligned({data.size(), piece}, data);
+  const auto data = pattern(2 * piece_bytes, 7);
+  const auto h = hash_file_aligned({data.size(), piece_bytes}, data);
   ASSERT_TRUE(h.ok());
   EXPECT_FALSE(h->v1_padded_last);
-  auto plain = range_hasher::create({data.size(), piece}, 0, data.size());
+  auto plain = range_hasher::create({data.size(), piece_bytes}, 0, data.size());
   plain->update(data);
   EXPECT_FALSE(plain->finish()->v1_padded_last);  // not asked for
 }
@@ -114,7 +108,7 @@ TEST(MultiTorrent, PieceLengthFromTheFolderSizes) {
   EXPECT_LE(aligned_piece_count(huge, length), max_multi_torrent_pieces);
   // Each file starts on a piece: counts add up per file.
   const std::vector<std::uint64_t> two{1, 1};
-  EXPECT_EQ(aligned_piece_count(two, piece), 2u);
+  EXPECT_EQ(aligned_piece_count(two, piece_bytes), 2u);
 }
 
 TEST(MultiTorrent, V1HasPadFilesAndTheHashesOfThePaddedPieceSpace) {
@@ -126,7 +120,7 @@ TEST(MultiTorrent, V1HasPadFilesAndTheHashesOfThePaddedPieceSpace) {
   EXPECT_EQ(parsed->format, torrent_format::v1);
   EXPECT_TRUE(parsed->multi_file);
   EXPECT_EQ(parsed->name, "class-notes");
-  EXPECT_EQ(parsed->piece_length, piece);
+  EXPECT_EQ(parsed->piece_length, piece_bytes);
   EXPECT_EQ(parsed->trackers, std::vector<std::string>{"http://127.0.0.1:8080/announce"});
 
   // Files in canonical order; a pad after each that ends off a piece, but
@@ -135,9 +129,9 @@ TEST(MultiTorrent, V1HasPadFilesAndTheHashesOfThePaddedPieceSpace) {
   for (const auto& f : parsed->files) {
     if (f.pad) {
       EXPECT_EQ(f.path, (std::vector<std::string>{".pad", std::to_string(f.length)}));
-      EXPECT_EQ((f.offset + f.length) % piece, 0u);
+      EXPECT_EQ((f.offset + f.length) % piece_bytes, 0u);
     } else {
-      EXPECT_EQ(f.offset % piece, 0u) << f.path.back();
+      EXPECT_EQ(f.offset % piece_bytes, 0u) << f.path.back();
       order.push_back(f.path);
     }
   }
@@ -157,11 +151,11 @@ TEST(MultiTorrent, V1HasPadFilesAndTheHashesOfThePaddedPieceSpace) {
   const auto space = padded_concatenation(files);
   EXPECT_EQ(parsed->total_size, space.size());
   EXPECT_EQ(built->total_size, space.size());
-  ASSERT_EQ(parsed->v1_pieces.size(), (space.size() + piece - 1) / piece);
+  ASSERT_EQ(parsed->v1_pieces.size(), (space.size() + piece_bytes - 1) / piece_bytes);
   for (std::size_t i = 0; i < parsed->v1_pieces.size(); ++i) {
-    const auto at = i * piece;
-    EXPECT_EQ(parsed->v1_pieces[i],
-              sha1(std::span(space).subspan(at, std::min<std::size_t>(piece, space.size() - at))))
+    const auto at = i * piece_bytes;
+    EXPECT_EQ(parsed->v1_pieces[i], sha1(std::span(space).subspan(
+                                        at, std::min<std::size_t>(piece_bytes, space.size() - at))))
         << i;
   }
   EXPECT_EQ(parsed->hashes.v1, sha1(built->torrent.info_bytes));
@@ -259,7 +253,7 @@ TEST(MultiTorrent, RefusesWhatATorrentCannotSay) {
   EXPECT_TRUE(refused(no_pad_hash, torrent_format::v1));
   EXPECT_FALSE(refused(no_pad_hash, torrent_format::v2));  // v2 needs none
   auto wrong_size = good;
-  wrong_size.files[0].size += piece;
+  wrong_size.files[0].size += piece_bytes;
   EXPECT_TRUE(refused(wrong_size));
   auto nothing = good;
   nothing.files = {{{"empty"}, 0, {}}};

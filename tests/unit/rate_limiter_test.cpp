@@ -20,13 +20,14 @@
 #include <string>
 #include <utility>
 
+#include "test_data.hpp"
+
 namespace peerlab::peer {
 namespace {
 
 using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
-constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = 1024 * KiB;
 
 double seconds(clock::duration d) {

@@ -24,7 +24,7 @@ namespace {
 namespace bt = protocol::bt;
 namespace fs = std::filesystem;
 
-std::vector<std::uint8_t> pattern(std::size_t n) {
+std::vector<std::uint8_t> file_bytes(std::size_t n) {
   std::vector<std::uint8_t> out(n);
   for (std::size_t i = 0; i < n; ++i)
     out[i] = static_cast<std::uint8_t>((i * 13 + i / 4096) % 251);
@@ -97,7 +97,7 @@ class StoreTorrentDownload : public testing::TestWithParam<bt::torrent_format> {
 TEST_P(StoreTorrentDownload, DownloadResumesAfterARestartAndIsSeededOnceComplete) {
   const auto format = GetParam();
   temp_dir dir;
-  const auto file = pattern(file_size);
+  const auto file = file_bytes(file_size);
   const auto t = torrent_of(format, file);
   const auto target = dir.path / "out" / "lecture.bin";
   const auto wire = t.hashes.wire_id();
@@ -210,8 +210,8 @@ INSTANTIATE_TEST_SUITE_P(Formats, StoreTorrentDownload,
                          [](const auto& p) { return std::string(bt::to_string(p.param)); });
 
 TEST(StoreTorrent, PiecesAreCheckedAgainstTheTorrentsOwnHashes) {
-  const auto file = pattern(file_size);
-  const auto one_piece = pattern(20'000);
+  const auto file = file_bytes(file_size);
+  const auto one_piece = file_bytes(20'000);
   for (const auto f :
        {bt::torrent_format::v1, bt::torrent_format::v2, bt::torrent_format::hybrid}) {
     content c;
@@ -244,7 +244,7 @@ TEST(StoreTorrent, PiecesAreCheckedAgainstTheTorrentsOwnHashes) {
 
 TEST(StoreTorrent, AMissingOrForeignKeptTorrentDropsTheDownload) {
   temp_dir dir;
-  const auto file = pattern(file_size);
+  const auto file = file_bytes(file_size);
   const auto a = torrent_of(bt::torrent_format::v1, file, "a.bin");
   const auto b = torrent_of(bt::torrent_format::v2, file, "b.bin");
   const auto c = torrent_of(bt::torrent_format::hybrid, file, "c.bin");
@@ -279,7 +279,7 @@ TEST(StoreTorrent, AMissingOrForeignKeptTorrentDropsTheDownload) {
 
 TEST(StoreTorrent, ADownloadThatCannotBeReopenedIsKeptUntilItCanBe) {
   temp_dir dir;
-  const auto file = pattern(file_size);
+  const auto file = file_bytes(file_size);
   const auto t = torrent_of(bt::torrent_format::v2, file);
   const auto target = dir.path / "out" / "lecture.bin";
   const auto id = torrent_content_id(t);
@@ -322,7 +322,7 @@ TEST(StoreTorrent, ADownloadThatCannotBeReopenedIsKeptUntilItCanBe) {
 // it is verified, then renamed into place.
 TEST(StoreTorrent, AMultiFileTorrentIsATreeOfPartialFilesPlacedOneByOne) {
   temp_dir dir;
-  const auto whole = pattern(40'000);
+  const auto whole = file_bytes(40'000);
   constexpr std::uint32_t piece = 16'384;
   auto entry = [](std::string_view dir_name, std::string name, std::int64_t length) {
     auto e = bt::bvalue::make_dict();

@@ -7,7 +7,7 @@
 namespace peerlab::protocol::bt {
 namespace {
 
-constexpr std::uint32_t piece = 16'384;
+constexpr std::uint32_t small_piece = 16'384;
 
 torrent_file_entry entry(std::vector<std::string> path, std::uint64_t length, bool pad = false) {
   torrent_file_entry e;
@@ -23,7 +23,7 @@ torrent_info v1_of(std::vector<torrent_file_entry> files,
   torrent_info t;
   t.format = format;
   t.multi_file = true;
-  t.piece_length = piece;
+  t.piece_length = small_piece;
   std::uint64_t at = 0;
   for (auto& f : files) {
     f.offset = at;
@@ -46,9 +46,9 @@ TEST(TorrentFiles, AnUnalignedV1PieceSpansSeveralFiles) {
   ASSERT_TRUE(l) << l.error_message();
   EXPECT_EQ(l->total_bytes, 33'000u);
   EXPECT_EQ(l->piece_count(), 3u);
-  EXPECT_EQ(l->piece_size(2), 33'000u - 2 * piece);
+  EXPECT_EQ(l->piece_size(2), 33'000u - 2 * small_piece);
   EXPECT_EQ(l->files[1].path, "d/b");
-  const auto r = ranges_of(*l, 0, piece);
+  const auto r = ranges_of(*l, 0, small_piece);
   ASSERT_EQ(r.size(), 3u);
   EXPECT_EQ(r[0].file, 0u);
   EXPECT_EQ(r[0].length, 10'000u);
@@ -58,12 +58,12 @@ TEST(TorrentFiles, AnUnalignedV1PieceSpansSeveralFiles) {
   EXPECT_EQ(r[1].space_offset, 10'000u);
   EXPECT_EQ(r[2].file, 2u);
   EXPECT_EQ(r[2].file_offset, 0u);
-  EXPECT_EQ(r[2].length, piece - 13'000u);
+  EXPECT_EQ(r[2].length, small_piece - 13'000u);
   // Piece 1 lies in c alone, at c's offset 3384.
-  const auto one = ranges_of(*l, piece, piece);
+  const auto one = ranges_of(*l, small_piece, small_piece);
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].file, 2u);
-  EXPECT_EQ(one[0].file_offset, piece - 13'000u);
+  EXPECT_EQ(one[0].file_offset, small_piece - 13'000u);
   // Which pieces each file touches.
   EXPECT_EQ(pieces_of(*l, 0).first, 0u);
   EXPECT_EQ(pieces_of(*l, 0).end, 1u);
@@ -72,19 +72,19 @@ TEST(TorrentFiles, AnUnalignedV1PieceSpansSeveralFiles) {
 }
 
 TEST(TorrentFiles, TheLastShortPieceEndsWithTheSpace) {
-  const auto l = make_file_layout(v1_of({entry({"a"}, piece + 100)}));
+  const auto l = make_file_layout(v1_of({entry({"a"}, small_piece + 100)}));
   ASSERT_TRUE(l);
-  const auto r = ranges_of(*l, piece, piece);  // asks past the end
+  const auto r = ranges_of(*l, small_piece, small_piece);  // asks past the end
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].length, 100u);
-  EXPECT_TRUE(ranges_of(*l, 2 * piece, piece).empty());
+  EXPECT_TRUE(ranges_of(*l, 2 * small_piece, small_piece).empty());
 }
 
 TEST(TorrentFiles, ZeroLengthFilesCoverNoBytesAndNoPieces) {
   const auto l = make_file_layout(
       v1_of({entry({"a"}, 100), entry({"empty"}, 0), entry({"b"}, 100), entry({"z"}, 0)}));
   ASSERT_TRUE(l);
-  const auto r = ranges_of(*l, 0, piece);
+  const auto r = ranges_of(*l, 0, small_piece);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].file, 0u);
   EXPECT_EQ(r[1].file, 2u);
@@ -101,8 +101,8 @@ TEST(TorrentFiles, HybridPadFilesAreKeptAndMarked) {
   ASSERT_EQ(l->files.size(), 3u);
   EXPECT_TRUE(l->files[1].pad);
   EXPECT_EQ(l->files[1].path, "");
-  EXPECT_EQ(l->files[2].offset, piece);
-  const auto r = ranges_of(*l, 0, piece);
+  EXPECT_EQ(l->files[2].offset, small_piece);
+  const auto r = ranges_of(*l, 0, small_piece);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[1].file, 1u);  // the pad's bytes are a range too (the caller sends zeros)
   EXPECT_EQ(file_at_piece(*l, 0), 0u);
@@ -110,18 +110,18 @@ TEST(TorrentFiles, HybridPadFilesAreKeptAndMarked) {
 }
 
 TEST(TorrentFiles, AV2OnlyTorrentPadsEachFileButTheLastToAPiece) {
-  const auto l = make_file_layout(
-      v2_of({entry({"a"}, 5'000), entry({"b"}, 0), entry({"c"}, 2 * piece + 1), entry({"d"}, 7)}));
+  const auto l = make_file_layout(v2_of(
+      {entry({"a"}, 5'000), entry({"b"}, 0), entry({"c"}, 2 * small_piece + 1), entry({"d"}, 7)}));
   ASSERT_TRUE(l);
   // a, pad, b (empty), c, pad, d: d is not padded.
   ASSERT_EQ(l->files.size(), 6u);
   EXPECT_TRUE(l->files[1].pad);
-  EXPECT_EQ(l->files[1].length, piece - 5'000u);
+  EXPECT_EQ(l->files[1].length, small_piece - 5'000u);
   EXPECT_EQ(l->files[3].path, "c");
-  EXPECT_EQ(l->files[3].offset, piece);
+  EXPECT_EQ(l->files[3].offset, small_piece);
   EXPECT_TRUE(l->files[4].pad);
-  EXPECT_EQ(l->files[5].offset, 4u * piece);
-  EXPECT_EQ(l->total_bytes, 4u * piece + 7);
+  EXPECT_EQ(l->files[5].offset, 4u * small_piece);
+  EXPECT_EQ(l->total_bytes, 4u * small_piece + 7);
   EXPECT_EQ(l->piece_count(), 5u);  // BEP 52: 1 + 3 + 1 pieces
   EXPECT_EQ(file_at_piece(*l, 0), 0u);
   EXPECT_EQ(file_at_piece(*l, 3), 3u);

@@ -9,24 +9,10 @@
 
 #include "protocol/bencode.hpp"
 #include "protocol/hex.hpp"
+#include "test_data.hpp"
 
 namespace peerlab::protocol::bt {
 namespace {
-
-std::vector<std::uint8_t> pattern(std::size_t n) {
-  std::vector<std::uint8_t> out(n);
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = static_cast<std::uint8_t>(i % 251);
-  return out;
-}
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return to_hex(bytes);
-}
-
-std::vector<std::uint8_t> bytes_of(std::string_view s) {
-  return {s.begin(), s.end()};
-}
 
 constexpr const char* announce = "http://127.0.0.1:8080/announce";
 

@@ -6,17 +6,10 @@
 #include <gtest/gtest.h>
 
 #include "protocol/hex.hpp"
+#include "test_data.hpp"
 
 namespace peerlab::protocol::bt {
 namespace {
-
-std::string hex(std::span<const std::uint8_t> bytes) {
-  return to_hex(bytes);
-}
-
-std::vector<std::uint8_t> bytes_of(std::string_view s) {
-  return {s.begin(), s.end()};
-}
 
 // An announce in the form aria2c 1.36 sends it.
 constexpr std::string_view aria2_query =
