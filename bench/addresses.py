@@ -4,6 +4,7 @@ while the test suite does. Ports are chosen by the kernel (port 0)."""
 
 NGINX = "127.0.13.1"
 TRACKER = "127.0.13.2"
+SECOND_TRACKER = "127.0.13.4"  # bt_seed: a swarm of its own for the aria2c seeder of peerlab's .torrent
 IDLE = "127.0.13.3"
 SEEDER = "127.0.13.10"
 DOWNLOADER = "127.0.13.11"
@@ -12,6 +13,7 @@ LIMITED_DOWNLOADER = "127.0.13.13"
 SHARER = "127.0.13.14"
 DOWNLOADERS = [f"127.0.13.{20 + i}" for i in range(16)]
 ARIA_SEEDER = "127.0.13.40"
+SECOND_ARIA_SEEDER = "127.0.13.39"
 ARIA_LEECHERS = [f"127.0.13.{41 + i}" for i in range(16)]
 BT_PEERLAB_SEEDER = "127.0.13.60"
 BT_PEERLAB_LEECHER = "127.0.13.62"

@@ -2,8 +2,10 @@
 repetitions interleaved, everything through the bench's tracker:
 
 - bt_seed (issue 18): one aria2c leecher fetching a file from a peerlab
-  node's peer port, against the same aria2c fetching it from an aria2c seeder
-  (the peerlab node is announced to the tracker by the benchmark);
+  node's peer port, against the same aria2c fetching the same .torrent (the
+  node's, 256 KiB pieces) from an aria2c seeder, each seeder alone in a
+  swarm of its own tracker: only the seeder differs. Also shown: aria2c
+  seeding mktorrent's .torrent of that file (1 MiB pieces);
 - bt_leech (issue 19): `peerlab get FILE.torrent` on a fresh node fetching
   from one aria2c seeder, against an aria2c leecher fetching the same
   .torrent from the same seeder."""
@@ -17,7 +19,7 @@ from case_transfer import check_same, start_torrent
 from peerlab import Node
 from procs import wait_until
 from report import MiB
-from torrent import Leecher
+from torrent import Leecher, Seeder, Tracker
 
 
 def announce(tracker, info_hash, address):
@@ -38,10 +40,13 @@ def seed_to_aria2c(bench, case):
     missing = bench.missing("aria2c", "mktorrent")
     m_peerlab = case.measurement("peerlab-seeder", "aria2c <- peerlab seeder (v1 torrent)", "s", size,
                                  missing=missing)
-    m_aria2 = case.measurement("aria2c-seeder", "aria2c <- aria2c seeder", "s", size, missing=missing)
+    m_same = case.measurement("aria2c-seeder-same-torrent", "aria2c <- aria2c seeder (the same v1 torrent)", "s",
+                              size, missing=missing)
+    m_aria2 = case.measurement("aria2c-seeder", "aria2c <- aria2c seeder (mktorrent's, 1 MiB pieces)", "s", size,
+                               missing=missing)
     if missing:
         return
-    bt = start_torrent(bench, "bt-seed.bin")  # the tracker, an aria2c seeder and its .torrent
+    bt = start_torrent(bench, "bt-seed.bin")  # the tracker, an aria2c seeder and mktorrent's .torrent
     tracker = bt[0]
     seeder = Node(bench, "bt-seeder", ip.BT_PEERLAB_SEEDER).wait_ready()
     content_id = seeder.share(source)
@@ -54,18 +59,30 @@ def seed_to_aria2c(bench, case):
     torrent = os.path.join(bench.tmp, "bt-seed.peerlab.torrent")
     seeder.cli("torrent", content_id, "--format", "v1", "--tracker", tracker.announce, "-o", torrent)
     announce(tracker, bytes.fromhex(info["v1"]["btih"]), seeder.listen)
+    # The node's .torrent once more, announcing to a tracker of its own: the
+    # info-hash is the same, the swarm is not, so its leecher meets only the
+    # aria2c seeder of that file.
+    second_tracker = Tracker(bench, ip.SECOND_TRACKER)
+    same_torrent = os.path.join(bench.tmp, "bt-seed.peerlab-second-tracker.torrent")
+    seeder.cli("torrent", content_id, "--format", "v1", "--tracker", second_tracker.announce, "-o", same_torrent)
+    same_seeder = Seeder(bench, second_tracker, same_torrent, os.path.dirname(source), ip.SECOND_ARIA_SEEDER)
     for rep in range(1, cfg["bt_reps"] + 1):
         bench.say(f"BitTorrent seeding, {size // MiB} MiB: repetition {rep} of {cfg['bt_reps']}")
-        leecher = Leecher(bench, "bt-leecher-peerlab", torrent, ip.ARIA_LEECHERS[0])
-        m_peerlab.add(leecher.wait(timeout))
-        check_same("aria2c from peerlab", source, os.path.join(leecher.dir, "bt-seed.bin"))
-        leecher = Leecher(bench, "bt-leecher-aria2c", bt[2], ip.ARIA_LEECHERS[1])
-        m_aria2.add(leecher.wait(timeout))
-        check_same("aria2c from aria2c", source, os.path.join(leecher.dir, "bt-seed.bin"))
+        for i, (name, measurement, path) in enumerate((("peerlab", m_peerlab, torrent),
+                                                       ("aria2c, the same torrent", m_same, same_torrent),
+                                                       ("aria2c, mktorrent's", m_aria2, bt[2]))):
+            leecher = Leecher(bench, f"bt-leecher-{i}", path, ip.ARIA_LEECHERS[i])
+            measurement.add(leecher.wait(timeout))
+            check_same(f"aria2c from {name}", source, os.path.join(leecher.dir, "bt-seed.bin"))
     seeder.stop()
+    same_seeder.stop()
+    second_tracker.stop()
     bt[1].stop()
     tracker.stop()
-    case.ratio("peerlab seeding / aria2c seeding", "peerlab-seeder", "aria2c-seeder", "<=", 1.0)
+    case.ratio("peerlab seeding / aria2c seeding the same torrent", "peerlab-seeder", "aria2c-seeder-same-torrent",
+               "<=", 1.0)
+    case.ratio("peerlab seeding / aria2c seeding mktorrent's (1 MiB pieces)", "peerlab-seeder", "aria2c-seeder",
+               "<=", 1.0)
 
 
 def leech_from_aria2c(bench, case):

@@ -23,9 +23,9 @@ COMMON = ["--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", 
 class Tracker:
     def __init__(self, bench, ip):
         self.bench = bench
-        port_file = os.path.join(bench.tmp, "tracker.port")
+        port_file = os.path.join(bench.tmp, f"tracker-{ip}.port")
         if os.path.exists(port_file):
-            os.remove(port_file)  # the last tracker's
+            os.remove(port_file)  # the last tracker's on this address
         here = os.path.dirname(os.path.abspath(__file__))
         self.proc = bench.procs.start("tracker", [sys.executable, os.path.join(here, "tracker.py"), ip, port_file])
 
