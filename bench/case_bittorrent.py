@@ -42,7 +42,7 @@ def seed_to_aria2c(bench, case):
                                  missing=missing)
     m_same = case.measurement("aria2c-seeder-same-torrent", "aria2c <- aria2c seeder (the same v1 torrent)", "s",
                               size, missing=missing)
-    m_aria2 = case.measurement("aria2c-seeder", "aria2c <- aria2c seeder (mktorrent's, 1 MiB pieces)", "s", size,
+    m_aria2 = case.measurement("aria2c-seeder", "aria2c <- aria2c seeder (mktorrent, 1 MiB pieces)", "s", size,
                                missing=missing)
     if missing:
         return
@@ -81,7 +81,7 @@ def seed_to_aria2c(bench, case):
     tracker.stop()
     case.ratio("peerlab seeding / aria2c seeding the same torrent", "peerlab-seeder", "aria2c-seeder-same-torrent",
                "<=", 1.0)
-    case.ratio("peerlab seeding / aria2c seeding mktorrent's (1 MiB pieces)", "peerlab-seeder", "aria2c-seeder",
+    case.ratio("peerlab seeding / aria2c seeding mktorrent's", "peerlab-seeder", "aria2c-seeder",
                "<=", 1.0)
 
 

@@ -164,6 +164,8 @@ def _uplink_run(bench, emulator, settings, source, extra, bound):
             bench.say(facts["unfinished"])
         took = max(t if t is not None else deadline_s for t in done)
         sent = seeder.status()["bytes_up"]
+        # Per downloader: what the seeder sent it (to tell chunks sent twice from bytes nobody kept).
+        facts["seeder_sent_to"] = {p["name"]: p["bytes_up"] for p in seeder.api("peers")}
         facts.update(seconds=took, seeder_bytes_up=sent, link=net.counters(),
                      link_emulator_cpu_s=round(net.emulator_cpu_seconds() - cpu_before, 2))
         for node in [seeder] + downloaders:
@@ -180,7 +182,7 @@ def _uplink_run(bench, emulator, settings, source, extra, bound):
 
 
 def _transfer_facts(t):
-    keys = ("bytes_done", "chunks_done", "chunks_total", "chunks_fetched", "chunks_rejected", "state")
+    keys = ("bytes_done", "chunks_done", "chunks_total", "chunks_fetched", "chunks_rejected", "state", "sources")
     return {k: t.get(k) for k in keys}
 
 
