@@ -19,13 +19,18 @@ inline constexpr std::size_t KiB = 1024;
 // power-of-two size repeats another. `seed` shifts the pattern.
 inline std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed = 0) {
   std::vector<std::uint8_t> out(n);
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>((i + seed) % 251);
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = static_cast<std::uint8_t>((i + seed) % 251);
   return out;
 }
 
-inline std::vector<std::uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+inline std::vector<std::uint8_t> bytes_of(std::string_view s) {
+  return {s.begin(), s.end()};
+}
 
-inline std::string hex(std::span<const std::uint8_t> bytes) { return protocol::to_hex(bytes); }
+inline std::string hex(std::span<const std::uint8_t> bytes) {
+  return protocol::to_hex(bytes);
+}
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
