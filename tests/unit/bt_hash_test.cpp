@@ -32,7 +32,7 @@ TEST(BtHash, PiecesRootsEqualLibtorrents) {
        }) {
     const auto h = hash_file({v.size, v.piece_length}, pattern(v.size));
     ASSERT_TRUE(h.ok()) << h.error_message();
-    EXPECT_EQ(hex(h->pieces_root), v.root) << v.size;
+    EXPECT_EQ(to_hex(h->pieces_root), v.root) << v.size;
   }
 }
 

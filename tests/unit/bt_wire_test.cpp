@@ -47,7 +47,7 @@ std::vector<message> decode_all(std::span<const std::uint8_t> stream, std::size_
 
 TEST(BtWire, HandshakeBytesAsDocumented) {
   const auto bytes = encode_handshake(example_handshake());
-  EXPECT_EQ(hex(bytes),
+  EXPECT_EQ(to_hex(bytes),
             "13426974546f7272656e742070726f746f636f6c"    // \x13 "BitTorrent protocol"
             "0000000000100004"                            // reserved: extensions, fast
             "000102030405060708090a0b0c0d0e0f10111213"    // info-hash
@@ -62,13 +62,13 @@ TEST(BtWire, HandshakeBytesAsDocumented) {
 }
 
 TEST(BtWire, RequestBytesAsDocumented) {
-  EXPECT_EQ(hex(encode(request{3, 0, 16384})), "0000000d06000000030000000000004000");
-  EXPECT_EQ(hex(encode(keepalive{})), "00000000");
-  EXPECT_EQ(hex(encode(interested{})), "0000000102");
-  EXPECT_EQ(hex(encode(have{7})), "000000050400000007");
-  EXPECT_EQ(hex(encode(port{6881})), "00000003091ae1");
-  EXPECT_EQ(hex(encode(have_all{})), "000000010e");
-  EXPECT_EQ(hex(encode(extended{0, {'d', 'e'}})),
+  EXPECT_EQ(to_hex(encode(request{3, 0, 16384})), "0000000d06000000030000000000004000");
+  EXPECT_EQ(to_hex(encode(keepalive{})), "00000000");
+  EXPECT_EQ(to_hex(encode(interested{})), "0000000102");
+  EXPECT_EQ(to_hex(encode(have{7})), "000000050400000007");
+  EXPECT_EQ(to_hex(encode(port{6881})), "00000003091ae1");
+  EXPECT_EQ(to_hex(encode(have_all{})), "000000010e");
+  EXPECT_EQ(to_hex(encode(extended{0, {'d', 'e'}})),
             "000000041400"
             "6465");
 }
@@ -76,7 +76,7 @@ TEST(BtWire, RequestBytesAsDocumented) {
 TEST(BtWire, PieceHeadPlusDataIsThePieceMessage) {
   const std::vector<std::uint8_t> data = {'h', 'e', 'l', 'l', 'o'};
   const auto head = encode_piece_head(3, 16384, 5);
-  EXPECT_EQ(hex(head),
+  EXPECT_EQ(to_hex(head),
             "0000000e07"
             "00000003"
             "00004000");
@@ -161,7 +161,7 @@ TEST(BtWire, RefusesLengthsAboveTheLimitBeforeKeepingTheBody) {
     wire_decoder d(false);
     d.feed(head);
     const auto m = d.next();
-    EXPECT_FALSE(m.ok()) << hex(head);
+    EXPECT_FALSE(m.ok()) << to_hex(head);
     EXPECT_EQ(d.buffered_bytes(), 0u);
     EXPECT_FALSE(d.next().ok());  // stays failed
   }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/hex.hpp"
 #include "test_data.hpp"
 
 namespace peerlab::protocol {
@@ -49,7 +50,7 @@ void expect_refused(std::vector<folder_entry> entries, const std::string& why) {
 TEST(FolderManifest, ByteLayoutMatchesTheWorkedExampleInProtocolMd) {
   const auto f = worked_example();
   const auto encoded = encode_folder_manifest(f);
-  EXPECT_EQ(hex(encoded),
+  EXPECT_EQ(to_hex(encoded),
             "504c464401"  // "PLFD", version 1
             "0464656d6f"  // name: 4 bytes, "demo"
             "02000000"    // 2 entries

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/hex.hpp"
 #include "test_data.hpp"
 
 namespace peerlab::protocol {
@@ -131,7 +132,7 @@ TEST(ContentId, OfARealFileMatchesTheDocumentedExample) {
   m.chunk_hashes = {sha256(content)};
   EXPECT_EQ(to_hex(m.chunk_hashes[0]),
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
-  EXPECT_EQ(hex(encode_manifest(m)),
+  EXPECT_EQ(to_hex(encode_manifest(m)),
             "01090000000000000068656c6c6f2e7478740500000000000000000004000100000000000000"
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
   EXPECT_EQ(to_hex(id_of(m)), "008393c938c476cfa34d0080652f0b0efe09ed25f4b87aee31ee4961b002eed9");

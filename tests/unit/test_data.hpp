@@ -4,12 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "protocol/hex.hpp"
 
 namespace peerlab {
 
@@ -26,10 +23,6 @@ inline std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t seed = 0) {
 
 inline std::vector<std::uint8_t> bytes_of(std::string_view s) {
   return {s.begin(), s.end()};
-}
-
-inline std::string hex(std::span<const std::uint8_t> bytes) {
-  return protocol::to_hex(bytes);
 }
 
 inline bool contains(const std::string& text, const std::string& part) {

@@ -60,18 +60,18 @@ TEST(Torrent, InfoHashesEqualMktorrentsAndLibtorrents) {
     const auto v2 = make_torrent(s, torrent_format::v2);
     const auto hybrid = make_torrent(s, torrent_format::hybrid);
     ASSERT_TRUE(v1.ok() && v2.ok() && hybrid.ok());
-    EXPECT_EQ(hex(*v1->hashes.v1), v.v1) << v.name;
+    EXPECT_EQ(to_hex(*v1->hashes.v1), v.v1) << v.name;
     EXPECT_FALSE(v1->hashes.v2);
-    EXPECT_EQ(hex(*v2->hashes.v2), v.v2) << v.name;
+    EXPECT_EQ(to_hex(*v2->hashes.v2), v.v2) << v.name;
     EXPECT_FALSE(v2->hashes.v1);
-    EXPECT_EQ(hex(*hybrid->hashes.v1), v.hybrid_v1) << v.name;
-    EXPECT_EQ(hex(*hybrid->hashes.v2), v.hybrid_v2) << v.name;
+    EXPECT_EQ(to_hex(*hybrid->hashes.v1), v.hybrid_v1) << v.name;
+    EXPECT_EQ(to_hex(*hybrid->hashes.v2), v.hybrid_v2) << v.name;
   }
 }
 
 TEST(Torrent, AV2TorrentIsKnownOnTheWireByItsTruncatedHash) {
   const auto t = make_torrent(source_for("a", 1, 32768), torrent_format::v2);
-  EXPECT_EQ(hex(t->hashes.wire_id()), std::string(tool_vectors[2].v2).substr(0, 40));
+  EXPECT_EQ(to_hex(t->hashes.wire_id()), std::string(tool_vectors[2].v2).substr(0, 40));
   const auto hybrid = make_torrent(source_for("a", 1, 32768), torrent_format::hybrid);
   EXPECT_EQ(hybrid->hashes.wire_id(), *hybrid->hashes.v1);  // a hybrid joins the v1 swarm
 }
@@ -146,8 +146,9 @@ TEST(Torrent, ParsesLibtorrentsMultiFileHybridWithPadFiles) {
   EXPECT_EQ(t->format, torrent_format::hybrid);
   EXPECT_TRUE(t->multi_file);
   EXPECT_EQ(t->name, "course");
-  EXPECT_EQ(hex(*t->hashes.v1), "0121c74a623864e84c5a4df6f4e5996bcf3becf9");
-  EXPECT_EQ(hex(*t->hashes.v2), "3c6554e9891a0f10a0dfbc0b930f4851ae669aed6f37340c85172bf9b94bc869");
+  EXPECT_EQ(to_hex(*t->hashes.v1), "0121c74a623864e84c5a4df6f4e5996bcf3becf9");
+  EXPECT_EQ(to_hex(*t->hashes.v2),
+            "3c6554e9891a0f10a0dfbc0b930f4851ae669aed6f37340c85172bf9b94bc869");
   ASSERT_EQ(t->files.size(), 6u);  // three files, each followed by a pad
   EXPECT_EQ(t->files[0].path, std::vector<std::string>{"README"});
   EXPECT_TRUE(t->files[1].pad);
@@ -304,11 +305,11 @@ TEST(Magnet, CarriesBothHashesNameTrackerAndSize) {
 TEST(Magnet, ReadsUppercaseHexAndBase32Btih) {
   const auto upper = parse_magnet("magnet:?xt=urn:btih:9699215B86B261DA67208D01007F6F7A27A770FB");
   ASSERT_TRUE(upper.ok());
-  EXPECT_EQ(hex(*upper->hashes.v1), tool_vectors[0].v1);
+  EXPECT_EQ(to_hex(*upper->hashes.v1), tool_vectors[0].v1);
   // The same 20 bytes in base32.
   const auto base32 = parse_magnet("magnet:?xt=urn:btih:S2MSCW4GWJQ5UZZARUAQA73PPIT2O4H3&dn=x+y");
   ASSERT_TRUE(base32.ok()) << base32.error_message();
-  EXPECT_EQ(hex(*base32->hashes.v1), tool_vectors[0].v1);
+  EXPECT_EQ(to_hex(*base32->hashes.v1), tool_vectors[0].v1);
   EXPECT_EQ(base32->name, "x y");
 }
 

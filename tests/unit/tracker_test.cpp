@@ -21,7 +21,7 @@ constexpr std::string_view aria2_query =
 TEST(TrackerQuery, ParsesWhatAria2Sends) {
   const auto r = parse_announce_query(aria2_query);
   ASSERT_TRUE(r.ok()) << r.error_message();
-  EXPECT_EQ(hex(r->info_hash), "9699215b86b261da67208d01007f6f7a27a770fb");
+  EXPECT_EQ(to_hex(r->info_hash), "9699215b86b261da67208d01007f6f7a27a770fb");
   EXPECT_EQ(std::string(r->peer.begin(), r->peer.begin() + 10), "A2-1-36-0-");
   EXPECT_EQ(r->port, 6881);
   EXPECT_EQ(r->left, 3'000'000u);
@@ -131,7 +131,7 @@ TEST(TrackerResponse, KeepsAtMostTheMaximumOfPeers) {
 }
 
 TEST(TrackerUdp, DatagramsAsBep15Shows) {
-  EXPECT_EQ(hex(encode_udp_connect(0x01020304)),
+  EXPECT_EQ(to_hex(encode_udp_connect(0x01020304)),
             "0000041727101980"
             "00000000"
             "01020304");
@@ -140,16 +140,16 @@ TEST(TrackerUdp, DatagramsAsBep15Shows) {
   a.transaction_id = 7;
   a.announce = *parse_announce_query(aria2_query);
   const auto bytes = encode_udp_announce(a);
-  EXPECT_EQ(hex(std::span(bytes).first(16)),
+  EXPECT_EQ(to_hex(std::span(bytes).first(16)),
             "1122334455667788"
             "00000001"
             "00000007");
-  EXPECT_EQ(hex(std::span(bytes).subspan(16, 20)), "9699215b86b261da67208d01007f6f7a27a770fb");
-  EXPECT_EQ(hex(std::span(bytes).subspan(56, 24)),
+  EXPECT_EQ(to_hex(std::span(bytes).subspan(16, 20)), "9699215b86b261da67208d01007f6f7a27a770fb");
+  EXPECT_EQ(to_hex(std::span(bytes).subspan(56, 24)),
             "0000000000000000"
             "00000000002dc6c0"
             "0000000000000000");  // down, left, up
-  EXPECT_EQ(hex(std::span(bytes).subspan(80, 18)),
+  EXPECT_EQ(to_hex(std::span(bytes).subspan(80, 18)),
             "00000002"
             "00000000"
             "a1b2c3d4"
