@@ -3,6 +3,7 @@
 // the node. Reads go through the frame decoder; writes go through a queue with
 // one outstanding write (as in asio's chat example); a watchdog enforces the
 // handshake, idle and write deadlines so no peer can hold us forever.
+// BitTorrent's unframed side is in connection_raw.cpp.
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>

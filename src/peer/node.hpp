@@ -3,6 +3,8 @@
 // connects to them, both on one io_context. It runs the handshake, keeps at
 // most one connection per peer, and spreads the word about who is out there
 // (peer exchange), so a node told of one peer soon knows the whole swarm.
+// Sessions and the dialer: node.cpp; discovery: node_discovery.cpp; what it
+// reports to the API: node_status.cpp.
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>

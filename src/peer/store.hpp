@@ -10,6 +10,7 @@
 // once use(disk_io) is called, the catalog and manifests are saved on the disk
 // layer's files lane, and the functions marked "blocking" are meant to run
 // on one of its lanes (load() runs once at start, before the node serves).
+// The stateless file operations are in store_files.cpp.
 
 #include <filesystem>
 #include <map>

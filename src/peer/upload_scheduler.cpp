@@ -30,7 +30,15 @@ std::size_t upload_scheduler::queued(peer_key peer) const {
 
 std::size_t upload_scheduler::times_uploaded(const protocol::request& r) const {
   const auto it = upload_counts_.find(r.id);
-  return it == upload_counts_.end() || r.index >= it->second.size() ? 0 : it->second[r.index];
+  if (it == upload_counts_.end() || r.index >= it->second.size()) return 0;
+  const auto& c = it->second[r.index];
+  return c.uploaded + c.under_way;
+}
+
+auto upload_scheduler::copies_of(const protocol::request& r) -> copies& {
+  auto& counts = upload_counts_[r.id];
+  if (counts.size() <= r.index) counts.resize(r.index + 1);
+  return counts[r.index];
 }
 
 bool upload_scheduler::may_decline(const peer_queue& q, const protocol::request& r) const {
@@ -76,12 +84,17 @@ void upload_scheduler::served(peer_key peer, const protocol::request& r) {
   auto& q = peers_[peer];
   q.turn = ++turns_;
   q.declined.erase({r.id, r.index});
+  ++copies_of(r).under_way;
+}
+
+void upload_scheduler::sent(const protocol::request& r, bool left) {
+  auto& c = copies_of(r);
+  if (c.under_way > 0) --c.under_way;
+  if (left) ++c.uploaded;
 }
 
 void upload_scheduler::delivered(const protocol::request& r) {
-  auto& counts = upload_counts_[r.id];
-  if (counts.size() <= r.index) counts.resize(r.index + 1);
-  ++counts[r.index];
+  ++copies_of(r).uploaded;
 }
 
 auto upload_scheduler::take_stale(clock::time_point now)

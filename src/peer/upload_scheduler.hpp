@@ -5,9 +5,13 @@
 // - peers take turns: the next chunk goes to the ready peer served longest ago;
 // - of a peer's queued requests, the chunk uploaded least often goes first;
 // - a request for a chunk already uploaded is declined (once) while another
-//   ready peer waits for a chunk uploaded to nobody yet, or, under an upload
-//   limit, once it has waited longer than `stale_after`: the copy we sent can
-//   reach its requester through the swarm.
+//   ready peer waits for a chunk uploaded to nobody yet, or once it has
+//   waited longer than `stale_after`: the copy we sent can reach its
+//   requester through the swarm.
+// A chunk counts as uploaded from the moment it is picked: on a slow uplink
+// it takes seconds to leave, and a second peer asking for it meanwhile
+// should get it from the first, not from us. A send given up (its peer
+// stopped reading) stops counting until its bytes do leave.
 // "Ready" is the caller's to say (a peer whose socket can take data now), so a
 // peer that stops reading never holds a turn. Pure bookkeeping with the clock
 // passed in; peers are keys that are never reused (a connection's serial).
@@ -54,11 +58,15 @@ class upload_scheduler {
   // The next request to act on among the peers for which ready(peer) holds,
   // taken off its queue; nullopt if no ready peer has one.
   std::optional<pick> next(const std::function<bool(peer_key)>& ready);
-  // `peer` is being sent chunk `r`: it goes to the back of the line.
+  // `peer` is being sent chunk `r`: it goes to the back of the line, and `r`
+  // counts as uploaded once more (under way).
   void served(peer_key peer, const protocol::request& r);
-  // Chunk `r` has left (is in the kernel): it counts as uploaded once more.
-  // (Counted only then: a chunk stuck at a peer that stopped reading never
-  // reached anyone, and must not make others' requests for it look stale.)
+  // The send that served() began is over: it left (is in the kernel), or it
+  // was given up (never left, or stuck at a peer that stopped reading; a
+  // chunk that never reached anyone must not make others' requests for it
+  // look stale).
+  void sent(const protocol::request& r, bool left);
+  // A chunk given up earlier has left after all: one more copy uploaded.
   void delivered(const protocol::request& r);
 
   // Under an upload limit: requests for chunks already uploaded that have
@@ -67,6 +75,7 @@ class upload_scheduler {
   // When the oldest such request turns stale (to wake up for it), if any.
   std::optional<clock::time_point> next_stale() const;
 
+  // Copies of `r` uploaded, or picked and under way.
   std::size_t times_uploaded(const protocol::request& r) const;
 
  private:
@@ -86,7 +95,12 @@ class upload_scheduler {
 
   upload_scheduler_settings s_;
   std::map<peer_key, peer_queue> peers_;
-  std::map<protocol::content_id, std::vector<std::uint32_t>> upload_counts_;  // per chunk
+  struct copies {
+    std::uint32_t uploaded = 0;
+    std::uint32_t under_way = 0;
+  };
+  copies& copies_of(const protocol::request& r);
+  std::map<protocol::content_id, std::vector<copies>> upload_counts_;  // per chunk
   std::uint64_t turns_ = 0;
 };
 

@@ -132,6 +132,7 @@ void uploader::act(const upload_scheduler::pick& pick) {
 asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
   const auto* item = store_.find(r.id);
   if (!item) {  // stopped sharing since it was picked
+    scheduler_.sent(r, false);
     --active_;
     if (const auto it = peers_.find(key); it != peers_.end()) {
       --it->second.sending;
@@ -201,11 +202,17 @@ asio::awaitable<void> uploader::send_chunk(peer_key key, protocol::request r) {
   if (conn && !co_await conn->wait_writable(0, settings_.upload_stall_limit)) {
     holding = false;
     --active_;
+    scheduler_.sent(r, false);  // it reaches nobody for now
     wake();
     co_await conn->wait_writable(0);
   }
-  if (conn && queued && conn->is_open()) scheduler_.delivered(r);
-  if (holding) --active_;
+  const bool left = conn && queued && conn->is_open();
+  if (holding) {
+    --active_;
+    scheduler_.sent(r, left);
+  } else if (left) {
+    scheduler_.delivered(r);
+  }
   if (const auto it = peers_.find(key); it != peers_.end()) --it->second.sending;
   wake();
 }

@@ -42,8 +42,7 @@ class uploader {
 
   uploader(asio::io_context& io, store& storage, disk_io& disk, const swarm_settings& settings);
 
-  // The node's upload limit: under one, a few chunks go out at a time and
-  // requests waiting long for chunks others already have are turned away.
+  // The node's upload limit: under one, a few chunks go out at a time.
   void set_upload_limit(const rate_limiter* limit) { upload_limit_ = limit; }
   // Called when a shared file turns out to have changed on disk.
   void on_file_changed(std::function<void(const protocol::content_id&)> f) {

@@ -109,17 +109,36 @@ TEST(UploadScheduler, QueuesAreBoundedAndCancelRemoves) {
   EXPECT_EQ(s.queued(1), 0u);
 }
 
-TEST(UploadScheduler, AChunkCountsAsUploadedOnlyOnceDelivered) {
+TEST(UploadScheduler, AChunkCountsFromItsPickUnlessItsSendIsGivenUp) {
+  upload_scheduler s({64, 500ms});
+  const auto t0 = clock::time_point{} + 1h;
+  s.enqueue(1, chunk(0), t0);
+  auto p = s.next(all_ready);
+  ASSERT_TRUE(p);
+  s.served(p->peer, p->request);  // picked: on a slow uplink it takes seconds to leave
+  EXPECT_EQ(s.times_uploaded(chunk(0)), 1u);
+  // Meanwhile a second peer asks for it, beside a chunk nobody has: the fresh one goes first.
+  s.enqueue(2, chunk(0), t0);
+  s.enqueue(2, chunk(1), t0);
+  p = s.next(all_ready);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->request.index, 1u);
+  s.sent(chunk(0), true);
+  EXPECT_EQ(s.times_uploaded(chunk(0)), 1u) << "it left: still one copy";
+}
+
+TEST(UploadScheduler, ASendGivenUpNoLongerCounts) {
   upload_scheduler s({64, 500ms});
   const auto t0 = clock::time_point{} + 1h;
   s.enqueue(1, chunk(0), t0);  // a peer that will stop reading
   const auto p = s.next(all_ready);
   ASSERT_TRUE(p);
-  s.served(p->peer, p->request);  // picked, but it never leaves
+  s.served(p->peer, p->request);
+  s.sent(chunk(0), false);  // it never left
   s.enqueue(2, chunk(0), t0);
   EXPECT_EQ(s.times_uploaded(chunk(0)), 0u);
   EXPECT_TRUE(s.take_stale(t0 + 2s).empty()) << "nobody has it: not a reason to turn peer 2 away";
-  s.delivered(chunk(0));
+  s.delivered(chunk(0));  // it left after all
   EXPECT_EQ(s.times_uploaded(chunk(0)), 1u);
 }
 
