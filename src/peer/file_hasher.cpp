@@ -9,17 +9,12 @@
 #include <thread>
 
 #include "peer/file_handle.hpp"
+#include "peer/on_every_core.hpp"
 
 namespace peerlab::peer {
 
 namespace bt = protocol::bt;
 using protocol::error;
-
-namespace {
-
-constexpr std::size_t max_hash_threads = 8;  // each holds one chunk buffer (≤ 4 MiB)
-
-}  // namespace
 
 protocol::result<file_hash_pass> hash_pass(int fd, std::uint64_t size, std::uint32_t chunk_size,
                                            bool with_chunk_hashes) {

@@ -17,7 +17,6 @@ namespace bt = protocol::bt;
 namespace {
 
 constexpr std::string_view folder_bt_magic = "peerlab-folder-bt-1\n";
-constexpr std::size_t max_hash_threads = 8;
 constexpr std::uint32_t read_bytes = 1024 * 1024;
 
 std::vector<std::string> segments_of(const std::string& path) {

@@ -9,6 +9,10 @@
 
 namespace peerlab::peer {
 
+// Hashing threads at most, whatever the core count: each holds a read buffer
+// of up to one chunk (4 MiB).
+inline constexpr std::size_t max_hash_threads = 8;
+
 // Runs work() on min(cores, max_threads) threads, this one among them, and
 // returns once every one has returned.
 template <class Work>
