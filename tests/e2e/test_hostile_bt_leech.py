@@ -166,12 +166,23 @@ def closed_ports(ip, count):
     return sorted(ports)
 
 
+def proc_net_tcp_address(ip, port=None):
+    """An IPv4 address (and port) as /proc/net/tcp writes it."""
+    text = "%08X" % struct.unpack("<I", socket.inet_aton(ip))[0]
+    return text if port is None else f"{text}:{port:04X}"
+
+
 class SynSentSampler:
     """Counts, every few milliseconds, this machine's TCP sockets in SYN-SENT
-    whose local address is `ip` (/proc/net/tcp); keeps the largest count."""
+    from `ip` to one of `remotes` ((ip, port) pairs) in /proc/net/tcp; keeps
+    the largest count. Only dials that hang (to tarpits) are counted: a dial
+    refused at once lives for microseconds, and /proc/net/tcp is not one
+    snapshot, so a read that takes a few milliseconds on a loaded machine
+    can see more short-lived sockets than ever existed at once."""
 
-    def __init__(self, ip):
-        self.local_hex = "%08X" % struct.unpack("<I", socket.inet_aton(ip))[0]
+    def __init__(self, ip, remotes):
+        self.local_hex = proc_net_tcp_address(ip)
+        self.remotes = {proc_net_tcp_address(r_ip, r_port) for r_ip, r_port in remotes}
         self.most = 0
         self.samples = 0
         self._stop = threading.Event()
@@ -184,7 +195,7 @@ class SynSentSampler:
             next(f)
             for line in f:
                 fields = line.split()
-                if fields[3] == "02" and fields[1].startswith(self.local_hex + ":"):
+                if fields[3] == "02" and fields[1].startswith(self.local_hex + ":") and fields[2] in self.remotes:
                     n += 1
         return n
 
@@ -558,7 +569,7 @@ class HostileLeechTest(e2e.NodeTestCase):
             del tracker.announced[torrent.v1][honest]  # named once, in the list below
             tracker.extra = peers[:100] + [honest] + peers[100:]
         node = self.downloader()
-        sampler = SynSentSampler(node.ip)
+        sampler = SynSentSampler(node.ip, [(pit.ip, pit.port) for pit in tarpits])
         self.addCleanup(sampler.stop)
         get = self.cli_process(e2e.CliProcess(["get", torrent.path, "--dir", node.dir, "-o", self.output(),
                                                "--quiet"]))
