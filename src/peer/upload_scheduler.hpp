@@ -69,8 +69,8 @@ class upload_scheduler {
   // A chunk given up earlier has left after all: one more copy uploaded.
   void delivered(const protocol::request& r);
 
-  // Under an upload limit: requests for chunks already uploaded that have
-  // waited longer than stale_after, taken off their queues (decline them).
+  // Requests for chunks already uploaded that have waited longer than
+  // stale_after, taken off their queues (decline them).
   std::vector<std::pair<peer_key, protocol::request>> take_stale(clock::time_point now);
   // When the oldest such request turns stale (to wake up for it), if any.
   std::optional<clock::time_point> next_stale() const;
