@@ -175,10 +175,13 @@ def proc_net_tcp_address(ip, port=None):
 class SynSentSampler:
     """Counts, every few milliseconds, this machine's TCP sockets in SYN-SENT
     from `ip` to one of `remotes` ((ip, port) pairs) in /proc/net/tcp; keeps
-    the largest count. Only dials that hang (to tarpits) are counted: a dial
-    refused at once lives for microseconds, and /proc/net/tcp is not one
-    snapshot, so a read that takes a few milliseconds on a loaded machine
-    can see more short-lived sockets than ever existed at once."""
+    the largest count that two reads in a row agree on. A read of
+    /proc/net/tcp is no snapshot: one that takes a few milliseconds on a
+    loaded machine, while dials end and others begin (the first tarpit
+    dials all time out together), sees sockets that never existed at once.
+    The next read, after the switch, does not; a real excess lasts a whole
+    dial timeout and shows in both. Only dials that hang (to tarpits) are
+    counted: a dial refused at once lives for microseconds."""
 
     def __init__(self, ip, remotes):
         self.local_hex = proc_net_tcp_address(ip)
@@ -200,8 +203,11 @@ class SynSentSampler:
         return n
 
     def _run(self):
+        previous = self.count()
         while not self._stop.wait(0.005):
-            self.most = max(self.most, self.count())
+            current = self.count()
+            self.most = max(self.most, min(previous, current))
+            previous = current
             self.samples += 1
 
     def stop(self):

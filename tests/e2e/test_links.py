@@ -101,9 +101,11 @@ class LinksTest(unittest.TestCase):
         for node in [seeder] + downloaders:
             self.assertEqual(node.stop(), 0, f"node {node.name} did not exit 0 on SIGTERM: {node.log_tail()}")
         self.assertEqual(net.stop_emulator(), 0, f"link_emulator did not exit 0; see {net.emulator_log}")
-        # At least one copy left the seeder, and all of it over the emulated link.
+        # At least one copy left the seeder, and crossed the emulated link.
+        # (Not all it sent: a chunk nobody needed any more may still be in
+        # its kernel when the last get ends, counted as sent, never carried.)
         self.assertGreaterEqual(sent, size)
-        self.assertGreaterEqual(counters["a_to_b"]["bytes"], sent)
+        self.assertGreaterEqual(counters["a_to_b"]["bytes"], size)
         return took, sent, counters
 
     def report(self, what, size, took, sent, counters):
