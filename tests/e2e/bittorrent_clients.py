@@ -172,6 +172,19 @@ def lt_session(ip):
     })
 
 
+def stop(client):
+    """Stops a process or tracker by its PID, or a libtorrent session at once:
+    a dropped session lives on while any name still refers to it (a loop
+    variable is enough), so it is paused (peers disconnected, new ones
+    refused) and its torrents removed."""
+    if hasattr(client, "stop"):
+        client.stop()
+    elif hasattr(client, "get_torrents"):
+        client.pause()
+        for handle in client.get_torrents():
+            client.remove_torrent(handle)
+
+
 def lt_download(session, save_path, peer, torrent=None, magnet=None):
     """Adds a torrent (file or magnet link) and tells it of the peer ip:port."""
     import libtorrent as lt

@@ -137,9 +137,8 @@ class BitTorrentGetTest(e2e.NodeTestCase):
 
     def _stop_clients(self):
         for client in reversed(self.clients):
-            if hasattr(client, "stop"):
-                client.stop()
-        self.clients.clear()  # libtorrent sessions end when dropped
+            bt.stop(client)
+        self.clients.clear()
         if self._failed():
             for name in sorted(os.listdir(self.tmp)):
                 if name.endswith(".log") and not name.startswith(("leecher", "node", "tracker-node")):

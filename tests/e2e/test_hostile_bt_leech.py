@@ -229,8 +229,7 @@ class HostileLeechTest(e2e.NodeTestCase):
 
     def _stop_clients(self):
         for client in reversed(self.clients):
-            if hasattr(client, "stop"):
-                client.stop()
+            bt.stop(client)
         self.clients.clear()
         if self._failed():
             for name in sorted(os.listdir(self.tmp)):
