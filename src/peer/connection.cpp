@@ -302,6 +302,13 @@ asio::awaitable<bool> connection::wait_writable(std::size_t max_queued, clock::d
 
 bool connection::can_send_now() {
   if (!open_ || !write_queue_.empty()) return false;
+  // What poll() says, less one of its rules: it calls a socket writable only
+  // once a third of its buffer is free. On a long path that loses packets,
+  // segments waiting for a resend keep the buffer fuller than that for whole
+  // round trips, while the kernel would still take (and send) more: waiting
+  // for poll() left the link idle.
+  if (const auto b = read_send_buffer(socket_.native_handle()); b && notsent_lowat_ > 0)
+    return b->queued < b->capacity && b->unsent < notsent_lowat_ / 2;
   pollfd p{socket_.native_handle(), POLLOUT, 0};
   return ::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
 }
@@ -320,7 +327,13 @@ tcp_reading connection::path() {
 void connection::pace_notsent_lowat() {
   const auto info = read_tcp_info(socket_.native_handle());
   if (!info) return;
-  const auto seconds = std::chrono::duration<double>(settings_.notsent_lowat_time).count();
+  // On a long path, two round trips' worth: a new chunk is picked once less
+  // than half the mark is unsent (as poll() judges), so a round trip's worth
+  // is queued when lost segments stop the kernel from waking any writer
+  // (its buffer stays over two thirds full until they are resent).
+  const auto seconds = std::chrono::duration<double>(
+                           std::max<duration>(settings_.notsent_lowat_time, 2 * info->round_trip))
+                           .count();
   const auto wanted =
       std::clamp(static_cast<std::size_t>(static_cast<double>(info->delivery_rate) * seconds),
                  settings_.notsent_lowat_bytes,

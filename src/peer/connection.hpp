@@ -81,9 +81,12 @@ class connection : public std::enable_shared_from_this<connection> {
   // true if the queue drained, false if the peer stopped taking data.
   asio::awaitable<bool> wait_writable(std::size_t max_queued, clock::duration patience);
   // True if a chunk queued now would start on its way at once: nothing waits
-  // in our queue and the kernel holds less than its low-water mark unsent.
+  // in our queue, the send buffer has room and the kernel holds less than
+  // half its low-water mark unsent.
   bool can_send_now();
-  // Waits until can_send_now() may have become true (or the connection closes).
+  // Waits until the kernel calls the socket writable (or it closes): then
+  // can_send_now() may be true. The kernel's rule is stricter (a third of
+  // the buffer free), so this may wait longer than needed, never forever.
   asio::awaitable<void> wait_sendable();
   // What the kernel knows of this connection's path (TCP_INFO): round trip,
   // delivery rate, retransmissions. All zero if it cannot say.

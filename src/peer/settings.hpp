@@ -21,10 +21,11 @@ struct connection_settings {
   duration keepalive_interval = 15s;  // nothing sent for this long: send a keepalive
   duration write_timeout = 30s;       // one write making no progress for this long: close
   std::size_t max_queued_bytes = 8 * 1024 * 1024;  // a peer that does not read is dropped
-  // The kernel keeps about notsent_lowat_time of what we send not yet on
-  // the wire (TCP_NOTSENT_LOWAT, from the connection's delivery rate),
-  // within these bounds: what has not left can still be cancelled, and on a
-  // fast link the next chunk is queued before the kernel runs dry.
+  // The kernel keeps about notsent_lowat_time (or two round trips, if
+  // longer) of what we send not yet on the wire (TCP_NOTSENT_LOWAT, from the
+  // connection's delivery rate), within these bounds: what has not left can
+  // still be cancelled, and on a fast link the next chunk is queued before
+  // the kernel runs dry.
   std::size_t notsent_lowat_bytes = 256 * 1024;
   std::size_t notsent_lowat_max_bytes = 2 * 1024 * 1024;
   std::chrono::milliseconds notsent_lowat_time{10};
