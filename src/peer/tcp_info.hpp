@@ -1,9 +1,8 @@
 #pragma once
 // What the kernel knows of a TCP connection (TCP_INFO): its smoothed round
 // trip and the rate at which it recently delivered data; and how full its
-// send buffer is. In a file of its
-// own because <linux/tcp.h>, which has the delivery rate, cannot be included
-// together with glibc's <netinet/tcp.h>.
+// send buffer is. In a file of its own because <linux/tcp.h>, which has the
+// delivery rate, cannot be included together with glibc's <netinet/tcp.h>.
 
 #include <chrono>
 #include <cstddef>
