@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "peer/tcp_info.hpp"
+#include "peer/socket_queues.hpp"
 
 namespace {
 
