@@ -43,11 +43,8 @@ asio::awaitable<std::pair<chunk_write, std::string>> disk_io::write_chunk(
   // Verify, then write: nothing unverified ever reaches the disk.
   auto verify_and_write = [&]() -> std::pair<chunk_write, std::string> {
     if (!matches(check, data)) return {chunk_write::corrupt, ""};
-    {
-      const std::lock_guard one_writer(partial->writing);
-      if (auto written = store::write_at(*partial, offset, data); !written)
-        return {chunk_write::failed, written.error_message()};
-    }
+    if (auto written = store::write_at(*partial, offset, data); !written)
+      return {chunk_write::failed, written.error_message()};
     start_writeback(partial, data.size());
     // The data is in the partial file; this byte makes it count on resume.
     // (A folder's file has no chunk map: its partial file is verified again.)

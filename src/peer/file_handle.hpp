@@ -26,11 +26,12 @@ class file_handle {
   // Bytes written since the file was last handed to writeback (a download's
   // partial file; disk_io::write_chunk). Written from several threads.
   std::atomic<std::uint64_t> unflushed_bytes{0};
-  // Held while writing to the file. ext4 lets one buffered write at a time
-  // into a file (the inode's lock), and a second writer spins on that lock
-  // while the first copies: 9 % of the CPU of a loopback get went to that
-  // spinning. Waiting here, it sleeps and leaves the core to others.
-  std::mutex writing;
+  // Held while writing to the file (store::write_at). ext4 lets one
+  // buffered write at a time into a file (the inode's lock), and a second
+  // writer spins on that lock while the first copies: 9 % of the CPU of a
+  // loopback get went to that spinning. Waiting here, it sleeps and leaves
+  // the core to others.
+  mutable std::mutex writing;
 
  private:
   int fd_;

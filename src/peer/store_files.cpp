@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "peer/file_hasher.hpp"
 #include "peer/store.hpp"
@@ -110,6 +111,7 @@ void store::prefetch(const file_handle& file, std::uint64_t offset, std::uint64_
 
 result<std::monostate> store::write_at(const file_handle& file, std::uint64_t offset,
                                        std::span<const std::uint8_t> data) {
+  const std::lock_guard one_writer(file.writing);
   std::size_t done = 0;
   while (done < data.size()) {
     const auto n = ::pwrite(file.fd(), data.data() + done, data.size() - done,
